@@ -1,0 +1,1 @@
+"""bag_of_bricks: the standard brick pack of torchbricks (preprocessors, backbones, heads, ...)."""

@@ -1,0 +1,463 @@
+"""Bricks: modules wrapped with the names of the data they read and write, and the groups they run in.
+
+Example:
+    >>> import torch
+    >>> from torch import nn
+    >>> brick = BrickTrainable(nn.Linear(4, 2), input_names=["features"], output_names=["logits"])
+    >>> brick
+    BrickTrainable(Linear, input_names=['features'], output_names=['logits'], groups={'MODEL'})
+    >>> brick({"features": torch.zeros(1, 4)})["logits"].shape
+    torch.Size([1, 2])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from torchbricks.errors import BrickDefinitionError
+from torchbricks.groups import LOSS, METRIC, MODEL, brick_groups
+from torchbricks.names import ALL_INPUTS, resolve_name
+from torchbricks.steps import make_step
+from torchbricks.structure import structure_changed
+
+InputNames = list[str] | dict[str, str]
+
+_PLAN_ATTRIBUTES = frozenset(
+    {"model", "input_names", "output_names", "groups", "calculate_gradients", "loss_output_names", "return_metrics"}
+)
+
+
+class BrickInterface(nn.Module):
+    """Base class of every brick: input and output names, groups, and how to run the wrapped model.
+
+    Subclasses implement :meth:`make_runner`. A brick called on its own takes a dict of named data
+    and returns a dict of its named outputs; inside a ``BrickCollection`` the collection calls the
+    runner directly through its precomputed execution plan.
+    """
+
+    default_group: ClassVar[str] = MODEL
+
+    def __init__(
+        self,
+        input_names: InputNames,
+        output_names: Iterable[str] | None = None,
+        group: str | Iterable[str] | None = None,
+        *,
+        groups: Iterable[str] | None = None,
+        loss_output_names: Iterable[str] | str = (),
+    ) -> None:
+        super().__init__()
+        self.input_names = _checked_input_names(input_names, type(self).__name__)
+        self.output_names = _checked_output_names(output_names, type(self).__name__)
+        self.groups = brick_groups(group, groups, self.default_group)
+        self.loss_output_names = _checked_loss_output_names(loss_output_names, self.output_names)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _PLAN_ATTRIBUTES and (name in self.__dict__ or name in self._modules):
+            structure_changed()
+        super().__setattr__(name, value)
+
+    def make_runner(self) -> Callable[..., Any]:
+        """Return the callable the collection calls with this brick's inputs; it returns the outputs."""
+        raise NotImplementedError(f"{type(self).__name__} must implement make_runner()")
+
+    @property
+    def model_name(self) -> str:
+        """A short name of what the brick wraps (the model's class name), for printing and graphs."""
+        model = getattr(self, "model", None)
+        if model is None:
+            return type(self).__name__
+        return getattr(model, "__name__", None) or type(model).__name__
+
+    def metric_names(self) -> tuple[str, ...]:
+        """Names of the metrics this brick accumulates (empty for bricks that are not metrics)."""
+        return ()
+
+    def summarize(self, reset: bool = False) -> dict[str, Any]:
+        """Computed metric values by metric name (empty for bricks that are not metrics)."""
+        return {}
+
+    def reset_metrics(self) -> None:
+        """Reset accumulated metric state (nothing for bricks that are not metrics)."""
+
+    def forward(self, named_inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """Run the brick alone on a dict of named data; return a dict of its named outputs.
+
+        Relative names resolve as if the brick were at the top level (``./logits`` → ``logits``).
+        """
+        inputs, keywords, reads_all = resolved_inputs(self, (), type(self).__name__)
+        outputs = tuple(resolve_name(name, (), type(self).__name__) for name in self.output_names)
+        step = make_step(self.make_runner(), inputs, keywords, outputs, reads_all=reads_all, brick_path=type(self).__name__)
+        data = dict(named_inputs)
+        step(data)
+        return {name: data[name] for name in outputs}
+
+    def __repr__(self) -> str:
+        groups = "{" + ", ".join(repr(group) for group in sorted(self.groups)) + "}"
+        return (
+            f"{type(self).__name__}({self.model_name}, input_names={self.input_names!r}, "
+            f"output_names={self.output_names!r}, groups={groups})"
+        )
+
+
+class BrickModule(BrickInterface):
+    """A brick wrapping a module (or any callable).
+
+    Args:
+        model: the module; called with the inputs (positionally for a list of ``input_names``, by
+            keyword for a dict ``{parameter: data_name}``), returning one value per output name.
+        input_names: data names to read; ``["__all__"]`` passes the dict of all named data.
+        output_names: data names to write, one per returned value.
+        group: group name or names (default ``MODEL``); ``groups`` is an alias.
+        loss_output_names: output names that are losses (``"all"`` for every output); returned by
+            ``BrickCollection.extract_losses``.
+        calculate_gradients: when False the model runs under ``torch.no_grad()``.
+        trainable: when False the model's parameters are frozen (``requires_grad=False``) and the
+            model stays in eval mode, so batch-norm statistics do not drift either.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module | Callable[..., Any],
+        input_names: InputNames,
+        output_names: Iterable[str] | None = None,
+        group: str | Iterable[str] | None = None,
+        *,
+        groups: Iterable[str] | None = None,
+        loss_output_names: Iterable[str] | str = (),
+        calculate_gradients: bool = True,
+        trainable: bool = True,
+    ) -> None:
+        super().__init__(input_names, output_names, group, groups=groups, loss_output_names=loss_output_names)
+        if not callable(model):
+            raise BrickDefinitionError(f"{type(self).__name__} needs a callable model, got {type(model).__name__}")
+        self.model = model
+        self.calculate_gradients = bool(calculate_gradients)
+        self.trainable = bool(trainable)
+        if not self.trainable and isinstance(model, nn.Module):
+            model.requires_grad_(False)
+            model.eval()
+
+    def make_runner(self) -> Callable[..., Any]:
+        if self.calculate_gradients:
+            return self.model
+        return run_without_gradients(self.model)
+
+    def train(self, mode: bool = True) -> BrickModule:
+        super().train(mode)
+        if not self.trainable and isinstance(self.model, nn.Module):
+            self.model.eval()
+        return self
+
+
+class BrickTrainable(BrickModule):
+    """A brick whose model is trained (default group ``MODEL``).
+
+    Example:
+        >>> from torch import nn
+        >>> BrickTrainable(nn.Identity(), input_names=["x"], output_names=["y"]).groups
+        {'MODEL'}
+    """
+
+    def __init__(
+        self,
+        model: nn.Module | Callable[..., Any],
+        input_names: InputNames,
+        output_names: Iterable[str] | None = None,
+        group: str | Iterable[str] | None = None,
+        *,
+        groups: Iterable[str] | None = None,
+        loss_output_names: Iterable[str] | str = (),
+        calculate_gradients: bool = True,
+    ) -> None:
+        super().__init__(
+            model,
+            input_names,
+            output_names,
+            group,
+            groups=groups,
+            loss_output_names=loss_output_names,
+            calculate_gradients=calculate_gradients,
+            trainable=True,
+        )
+
+
+class BrickNotTrainable(BrickModule):
+    """A brick with fixed weights: parameters frozen, model kept in eval mode (default group ``MODEL``).
+
+    Gradients still flow through it to earlier bricks unless ``calculate_gradients=False``.
+
+    Example:
+        >>> from torch import nn
+        >>> brick = BrickNotTrainable(nn.Linear(2, 2), input_names=["x"], output_names=["y"])
+        >>> any(parameter.requires_grad for parameter in brick.parameters())
+        False
+    """
+
+    def __init__(
+        self,
+        model: nn.Module | Callable[..., Any],
+        input_names: InputNames,
+        output_names: Iterable[str] | None = None,
+        group: str | Iterable[str] | None = None,
+        *,
+        groups: Iterable[str] | None = None,
+        calculate_gradients: bool = True,
+    ) -> None:
+        super().__init__(
+            model,
+            input_names,
+            output_names,
+            group,
+            groups=groups,
+            calculate_gradients=calculate_gradients,
+            trainable=False,
+        )
+
+
+class BrickLoss(BrickModule):
+    """A brick computing losses: every output is a loss (default group ``LOSS``).
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> loss = BrickLoss(nn.MSELoss(), input_names=["y", "target"], output_names=["loss_mse"])
+        >>> float(loss({"y": torch.ones(2), "target": torch.zeros(2)})["loss_mse"])
+        1.0
+    """
+
+    default_group: ClassVar[str] = LOSS
+
+    def __init__(
+        self,
+        model: nn.Module | Callable[..., Any],
+        input_names: InputNames,
+        output_names: Iterable[str] | None = None,
+        group: str | Iterable[str] | None = None,
+        *,
+        groups: Iterable[str] | None = None,
+        loss_output_names: Iterable[str] | str = "all",
+    ) -> None:
+        super().__init__(model, input_names, output_names, group, groups=groups, loss_output_names=loss_output_names)
+
+
+class BrickMetrics(BrickInterface):
+    """A brick accumulating torchmetrics metrics over batches (default group ``METRIC``).
+
+    Metrics are updated on every forward and read with ``summarize``; they are not written to the
+    named data unless ``return_metrics=True``, in which case each metric's batch value is written
+    under ``./<metric name>`` (or ``output_names``, one per metric).
+
+    Args:
+        metric_collection: a ``torchmetrics.MetricCollection`` or a dict of metrics.
+        input_names: data names passed to ``update`` (e.g. ``["./class_prediction", "targets"]``).
+        return_metrics: also compute and write per-batch metric values (costs extra compute).
+
+    Example:
+        >>> import torch
+        >>> from torchmetrics.classification import MulticlassAccuracy
+        >>> brick = BrickMetrics({"accuracy": MulticlassAccuracy(num_classes=2)}, input_names=["pred", "target"])
+        >>> _ = brick({"pred": torch.tensor([0, 1]), "target": torch.tensor([0, 0])})
+        >>> brick.summarize(reset=True)
+        {'accuracy': tensor(0.5000)}
+    """
+
+    default_group: ClassVar[str] = METRIC
+
+    def __init__(
+        self,
+        metric_collection: Any,
+        input_names: InputNames,
+        output_names: Iterable[str] | None = None,
+        group: str | Iterable[str] | None = None,
+        *,
+        groups: Iterable[str] | None = None,
+        return_metrics: bool = False,
+    ) -> None:
+        metrics = _as_metric_collection(metric_collection, type(self).__name__)
+        names = tuple(metrics.keys())
+        if output_names is not None and not return_metrics and list(output_names):
+            raise BrickDefinitionError(
+                f"{type(self).__name__} got output_names={list(output_names)!r} but return_metrics=False: metrics "
+                f"are only written to the named data with return_metrics=True (read them with summarize())"
+            )
+        if return_metrics and output_names is None:
+            output_names = [f"./{name}" for name in names]
+        super().__init__(input_names, output_names if return_metrics else None, group, groups=groups)
+        if return_metrics and len(self.output_names) != len(names):
+            raise BrickDefinitionError(
+                f"{type(self).__name__} has {len(names)} metrics {list(names)} but {len(self.output_names)} "
+                f"output_names {self.output_names}; give one output name per metric"
+            )
+        self.metrics = metrics
+        self.return_metrics = bool(return_metrics)
+
+    @property
+    def model_name(self) -> str:
+        return ", ".join(self.metric_names())
+
+    def metric_names(self) -> tuple[str, ...]:
+        return tuple(self.metrics.keys())
+
+    def make_runner(self) -> Callable[..., Any]:
+        metrics = self.metrics
+        if not self.return_metrics:
+            return metrics.update
+        names = self.metric_names()
+
+        def update_and_return(*args: Any, **kwargs: Any) -> Any:
+            values = metrics(*args, **kwargs)
+            batch_values = tuple(values[name] for name in names)
+            return batch_values if len(batch_values) > 1 else batch_values[0]
+
+        return update_and_return
+
+    def summarize(self, reset: bool = False) -> dict[str, Any]:
+        values = dict(self.metrics.compute())
+        if reset:
+            self.metrics.reset()
+        return values
+
+    def reset_metrics(self) -> None:
+        self.metrics.reset()
+
+
+class BrickMetricSingle(BrickMetrics):
+    """A brick accumulating one torchmetrics metric, named after its class unless ``metric_name`` is given.
+
+    Example:
+        >>> from torchmetrics.classification import MulticlassAccuracy
+        >>> BrickMetricSingle(MulticlassAccuracy(num_classes=3), input_names=["pred", "target"]).metric_names()
+        ('MulticlassAccuracy',)
+    """
+
+    def __init__(
+        self,
+        metric: Any,
+        input_names: InputNames,
+        output_names: Iterable[str] | None = None,
+        group: str | Iterable[str] | None = None,
+        *,
+        groups: Iterable[str] | None = None,
+        return_metrics: bool = False,
+        metric_name: str | None = None,
+    ) -> None:
+        name = metric_name or type(metric).__name__
+        super().__init__(
+            {name: metric}, input_names, output_names, group, groups=groups, return_metrics=return_metrics
+        )
+
+
+def run_without_gradients(model: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``model`` so that it runs under ``torch.no_grad()``."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with torch.no_grad():
+            return model(*args, **kwargs)
+
+    return run
+
+
+def resolved_inputs(
+    brick: BrickInterface, collection_path: tuple[str, ...], brick_path: str
+) -> tuple[tuple[str, ...], tuple[str, ...] | None, bool]:
+    """A brick's input names resolved against ``collection_path``: (names, keywords or None, reads_all)."""
+    input_names = brick.input_names
+    if isinstance(input_names, dict):
+        keywords = tuple(input_names)
+        names = tuple(resolve_name(name, collection_path, brick_path) for name in input_names.values())
+        return names, keywords, False
+    if input_names == [ALL_INPUTS]:
+        return (), None, True
+    return tuple(resolve_name(name, collection_path, brick_path) for name in input_names), None, False
+
+
+def _checked_input_names(input_names: Any, brick_type: str) -> InputNames:
+    if isinstance(input_names, str):
+        raise BrickDefinitionError(
+            f"{brick_type} input_names must be a list or dict of names, got the string {input_names!r}; "
+            f"did you mean [{input_names!r}]?"
+        )
+    if isinstance(input_names, Mapping):
+        checked: InputNames = dict(input_names)
+        names = list(checked.values())
+        if not all(isinstance(key, str) and key.isidentifier() for key in checked):
+            raise BrickDefinitionError(
+                f"{brick_type} input_names given as a dict must map parameter names to data names, got {checked!r}"
+            )
+    elif isinstance(input_names, Iterable):
+        checked = list(input_names)
+        names = checked
+    else:
+        raise BrickDefinitionError(
+            f"{brick_type} input_names must be a list or dict of names, got {type(input_names).__name__}"
+        )
+    _check_names(names, "input_names", brick_type)
+    if ALL_INPUTS in names and checked != [ALL_INPUTS]:
+        raise BrickDefinitionError(
+            f"{brick_type} input_names={checked!r}: '{ALL_INPUTS}' passes every named data item as one dict "
+            f"and must be the only input name"
+        )
+    return checked
+
+
+def _checked_output_names(output_names: Any, brick_type: str) -> list[str]:
+    if output_names is None:
+        return []
+    if isinstance(output_names, str):
+        raise BrickDefinitionError(
+            f"{brick_type} output_names must be a list of names, got the string {output_names!r}; "
+            f"did you mean [{output_names!r}]?"
+        )
+    if isinstance(output_names, Mapping) or not isinstance(output_names, Iterable):
+        raise BrickDefinitionError(f"{brick_type} output_names must be a list of names, got {output_names!r}")
+    names = list(output_names)
+    _check_names(names, "output_names", brick_type)
+    if ALL_INPUTS in names:
+        raise BrickDefinitionError(f"{brick_type} cannot write '{ALL_INPUTS}'; it is reserved for input_names")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise BrickDefinitionError(f"{brick_type} output_names={names!r} repeats {duplicates}")
+    return names
+
+
+def _check_names(names: list[Any], argument: str, brick_type: str) -> None:
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise BrickDefinitionError(f"{brick_type} {argument} must be non-empty strings, got {name!r} in {names!r}")
+
+
+def _checked_loss_output_names(loss_output_names: Iterable[str] | str, output_names: list[str]) -> list[str]:
+    if loss_output_names == "all":
+        return list(output_names)
+    names = [loss_output_names] if isinstance(loss_output_names, str) else list(loss_output_names)
+    unknown = [name for name in names if name not in output_names]
+    if unknown:
+        raise BrickDefinitionError(
+            f"loss_output_names {unknown} are not among the brick's output_names {output_names}"
+        )
+    return names
+
+
+def _as_metric_collection(metrics: Any, brick_type: str) -> Any:
+    from torchmetrics import Metric, MetricCollection  # imported here: torchmetrics is slow and loads torchvision
+
+    if isinstance(metrics, MetricCollection):
+        return metrics
+    if isinstance(metrics, Metric):
+        raise BrickDefinitionError(
+            f"{brick_type} got a single {type(metrics).__name__}; use BrickMetricSingle for one metric, "
+            f"or pass a MetricCollection or a dict of metrics"
+        )
+    if isinstance(metrics, Mapping):
+        not_metrics = {name: type(value).__name__ for name, value in metrics.items() if not isinstance(value, Metric)}
+        if not_metrics:
+            raise BrickDefinitionError(f"{brick_type} needs torchmetrics metrics; these are not: {not_metrics}")
+        return MetricCollection(dict(metrics))
+    raise BrickDefinitionError(
+        f"{brick_type} needs a torchmetrics MetricCollection or a dict of metrics, got {type(metrics).__name__}"
+    )

@@ -1,0 +1,85 @@
+"""The exceptions and warnings torchbricks raises.
+
+Every error derives from :class:`TorchBricksError`, and also from the built-in exception a caller
+would naturally catch (``ValueError``, ``KeyError``, ...), so both ``except TorchBricksError`` and
+``except ValueError`` work. Messages name the brick path, the data name or the file at fault and,
+where one exists, a close match.
+
+Example:
+    >>> from torchbricks.errors import DuplicateOutputError, TorchBricksError
+    >>> issubclass(DuplicateOutputError, TorchBricksError) and issubclass(DuplicateOutputError, ValueError)
+    True
+"""
+
+from __future__ import annotations
+
+
+class TorchBricksError(Exception):
+    """Base class of every error raised by torchbricks."""
+
+
+class BrickDefinitionError(TorchBricksError, ValueError):
+    """A brick was constructed with invalid arguments (names, groups, model)."""
+
+
+class CollectionBuildError(TorchBricksError, ValueError):
+    """A brick collection cannot be built: its bricks do not form a valid graph."""
+
+
+class DuplicateOutputError(CollectionBuildError):
+    """Two bricks write the same data name."""
+
+
+class CyclicDependencyError(CollectionBuildError):
+    """Bricks depend on each other's outputs in a cycle."""
+
+
+class RelativeNameError(CollectionBuildError):
+    """A relative name (``./x``, ``../x``) cannot be resolved against the brick's path."""
+
+
+class UnknownGroupError(TorchBricksError, ValueError):
+    """A requested group is used by no brick of the collection and is not a standard group."""
+
+
+class MissingInputsError(TorchBricksError, KeyError):
+    """Named inputs needed by the bricks being run were not passed to ``forward``."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class BrickOutputError(TorchBricksError, ValueError):
+    """A brick's module returned a different number of values than the brick has output names."""
+
+
+class WeightsError(TorchBricksError):
+    """Base class of errors when saving or loading brick weights."""
+
+
+class WeightsFolderExistsError(WeightsError, FileExistsError):
+    """``save_bricks`` was asked to write into an existing folder without ``exist_ok=True``."""
+
+
+class MissingWeightsError(WeightsError, FileNotFoundError):
+    """A brick has state but its weight file is missing (an error only with ``strict=True``)."""
+
+
+class UnexpectedWeightsError(WeightsError, ValueError):
+    """A weight file matches no brick of the collection (an error only with ``strict=True``)."""
+
+
+class WeightsMismatchError(WeightsError, ValueError):
+    """A weight file's tensors do not fit its brick (missing or extra keys, other shapes)."""
+
+
+class CorruptWeightsError(WeightsError, ValueError):
+    """A weight file cannot be read (truncated, corrupt or not a safetensors file)."""
+
+
+class BrickWeightsWarning(UserWarning):
+    """A weight file is missing or unexpected; the collection loaded everything else."""
+
+
+class PossibleTypoWarning(UserWarning):
+    """A brick reads a name that no brick writes, but a brick writes a very similar name."""

@@ -1,0 +1,299 @@
+"""The validated dependency graph of a brick collection and its per-group execution plans.
+
+:class:`BrickGraph` is built once per structure of a collection. It resolves relative names, checks
+that no two bricks write one name and that there is no cycle, and orders the bricks topologically
+(insertion order breaks ties, so an already valid order is kept). :meth:`BrickGraph.plan` selects the
+bricks of a group set and precomputes their steps and the external inputs they need.
+
+Example:
+    >>> from torch import nn
+    >>> from torchbricks.bricks import BrickTrainable
+    >>> nodes = [
+    ...     brick_node(BrickTrainable(nn.Identity(), ["b"], ["c"]), (), "second", 0),
+    ...     brick_node(BrickTrainable(nn.Identity(), ["a"], ["b"]), (), "first", 1),
+    ... ]
+    >>> graph = BrickGraph(nodes)
+    >>> [node.path for node in graph.nodes], graph.external_inputs
+    (['first', 'second'], ('a',))
+"""
+
+from __future__ import annotations
+
+import heapq
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from torchbricks.bricks import BrickInterface, resolved_inputs
+from torchbricks.errors import (
+    CyclicDependencyError,
+    DuplicateOutputError,
+    MissingInputsError,
+    PossibleTypoWarning,
+    UnknownGroupError,
+)
+from torchbricks.groups import STANDARD_GROUPS
+from torchbricks.names import PATH_SEPARATOR, join_path, resolve_name
+from torchbricks.steps import Step, make_step
+from torchbricks.suggestions import close_matches, did_you_mean
+
+_TYPO_CHECK_LIMIT = 2_000_000  # skip the typo heuristic when (external inputs x outputs) is larger
+_TYPO_CUTOFF = 0.85
+
+
+@dataclass(frozen=True)
+class BrickNode:
+    """One brick of a collection with its path and resolved data names."""
+
+    path: str
+    collection_path: tuple[str, ...]
+    brick: BrickInterface
+    inputs: tuple[str, ...]
+    keywords: tuple[str, ...] | None
+    reads_all: bool
+    outputs: tuple[str, ...]
+    groups: frozenset[str]
+    order: int
+
+
+def brick_node(brick: BrickInterface, collection_path: tuple[str, ...], key: str, order: int) -> BrickNode:
+    """Resolve a brick's names against the collection path where it is stored under ``key``."""
+    path = join_path(collection_path, key)
+    inputs, keywords, reads_all = resolved_inputs(brick, collection_path, path)
+    outputs = tuple(resolve_name(name, collection_path, path) for name in brick.output_names)
+    return BrickNode(path, collection_path, brick, inputs, keywords, reads_all, outputs, frozenset(brick.groups), order)
+
+
+@dataclass(frozen=True)
+class ExecutionPlan:
+    """The bricks of one group set in execution order, with their steps and required inputs."""
+
+    groups: frozenset[str] | None
+    nodes: tuple[BrickNode, ...]
+    steps: tuple[Step, ...]
+    required_inputs: tuple[str, ...]
+    consumers: Mapping[str, tuple[str, ...]] = field(repr=False)
+    produced: frozenset[str] = field(repr=False)
+
+    def missing_inputs_error(self, named_inputs: Mapping[str, Any]) -> MissingInputsError:
+        """The error listing every required input absent from ``named_inputs`` and who needs it."""
+        provided = [name for name in named_inputs if isinstance(name, str)]
+        missing = [name for name in self.required_inputs if name not in named_inputs]
+        lines = []
+        for name in missing:
+            needed_by = ", ".join(f"'{path}'" for path in self.consumers[name])
+            lines.append(f"  '{name}' needed by {needed_by}.{did_you_mean(name, [*provided, *self.produced])}")
+        groups = "all groups" if self.groups is None else "groups " + str(sorted(self.groups))
+        return MissingInputsError(
+            f"{len(missing)} named input(s) missing for {groups}:\n" + "\n".join(lines) + f"\nGot: {sorted(provided)}"
+        )
+
+
+class BrickGraph:
+    """Validated dependency graph of bricks; see the module docstring."""
+
+    def __init__(self, nodes: list[BrickNode]) -> None:
+        self.producers: dict[str, BrickNode] = _producers(nodes)
+        self.nodes: tuple[BrickNode, ...] = _execution_order(nodes, self.producers)
+        self.external_inputs: tuple[str, ...] = _external_inputs(self.nodes, self.producers)
+        self.groups_used: frozenset[str] = frozenset().union(*(node.groups for node in self.nodes))
+        self.loss_names: tuple[str, ...] = tuple(
+            name for node in self.nodes for name in _resolved_loss_names(node)
+        )
+        self.metric_keys: tuple[tuple[BrickNode, dict[str, str]], ...] = _metric_keys(nodes)
+        self._plans: dict[frozenset[str] | None, ExecutionPlan] = {}
+        _warn_possible_typos(self.nodes, self.external_inputs, self.producers)
+
+    def plan(self, groups: frozenset[str] | None) -> ExecutionPlan:
+        """The execution plan for a group set (``None``: every brick); cached."""
+        plan = self._plans.get(groups)
+        if plan is None:
+            plan = self._plans[groups] = self._build_plan(groups)
+        return plan
+
+    def _build_plan(self, groups: frozenset[str] | None) -> ExecutionPlan:
+        if groups is None:
+            selected = self.nodes
+        else:
+            _check_groups(groups, self.groups_used)
+            selected = tuple(node for node in self.nodes if node.groups & groups)
+        produced: set[str] = set()
+        consumers: dict[str, list[str]] = {}
+        for node in selected:
+            for name in node.inputs:
+                if name not in produced:
+                    consumers.setdefault(name, []).append(node.path)
+            produced.update(node.outputs)
+        steps = tuple(
+            make_step(
+                node.brick.make_runner(), node.inputs, node.keywords, node.outputs,
+                reads_all=node.reads_all, brick_path=node.path,
+            )
+            for node in selected
+        )
+        return ExecutionPlan(
+            groups=groups,
+            nodes=selected,
+            steps=steps,
+            required_inputs=tuple(consumers),
+            consumers={name: tuple(paths) for name, paths in consumers.items()},
+            produced=frozenset(produced),
+        )
+
+
+def _producers(nodes: list[BrickNode]) -> dict[str, BrickNode]:
+    producers: dict[str, BrickNode] = {}
+    for node in nodes:
+        for name in node.outputs:
+            other = producers.get(name)
+            if other is not None:
+                raise DuplicateOutputError(
+                    f"Bricks '{other.path}' and '{node.path}' both write '{name}'; each name must have one "
+                    f"writer. Rename one output (relative names like './{name.rsplit(PATH_SEPARATOR, 1)[-1]}' "
+                    f"keep nested bricks apart)"
+                )
+            producers[name] = node
+    return producers
+
+
+def _execution_order(nodes: list[BrickNode], producers: dict[str, BrickNode]) -> tuple[BrickNode, ...]:
+    index = {id(node): position for position, node in enumerate(nodes)}
+    dependencies: list[set[int]] = [set() for _ in nodes]
+    for position, node in enumerate(nodes):
+        for name in node.inputs:
+            producer = producers.get(name)
+            if producer is None:
+                continue
+            if producer is node:
+                raise CyclicDependencyError(
+                    f"Brick '{node.path}' reads '{name}' and also writes it; write the result under a new name"
+                )
+            dependencies[position].add(index[id(producer)])
+    _add_all_inputs_dependencies(nodes, dependencies)
+
+    dependents: list[list[int]] = [[] for _ in nodes]
+    remaining = [len(deps) for deps in dependencies]
+    for position, deps in enumerate(dependencies):
+        for dependency in deps:
+            dependents[dependency].append(position)
+    ready = [(nodes[position].order, position) for position, count in enumerate(remaining) if count == 0]
+    heapq.heapify(ready)
+    ordered: list[BrickNode] = []
+    while ready:
+        _, position = heapq.heappop(ready)
+        ordered.append(nodes[position])
+        for dependent in dependents[position]:
+            remaining[dependent] -= 1
+            if remaining[dependent] == 0:
+                heapq.heappush(ready, (nodes[dependent].order, dependent))
+    if len(ordered) != len(nodes):
+        raise _cycle_error(nodes, dependencies, remaining)
+    return tuple(ordered)
+
+
+def _add_all_inputs_dependencies(nodes: list[BrickNode], dependencies: list[set[int]]) -> None:
+    """A brick reading ``__all__`` runs after every brick that is not downstream of such a brick.
+
+    Bricks reading ``__all__`` run in insertion order among themselves.
+    """
+    readers = [position for position, node in enumerate(nodes) if node.reads_all]
+    if not readers:
+        return
+    dependents: list[list[int]] = [[] for _ in nodes]
+    for position, deps in enumerate(dependencies):
+        for dependency in deps:
+            dependents[dependency].append(position)
+    downstream = set(readers)
+    stack = list(readers)
+    while stack:
+        for dependent in dependents[stack.pop()]:
+            if dependent not in downstream:
+                downstream.add(dependent)
+                stack.append(dependent)
+    regular = [position for position in range(len(nodes)) if position not in downstream]
+    for number, reader in enumerate(readers):
+        dependencies[reader].update(regular)
+        dependencies[reader].update(readers[:number])
+
+
+def _cycle_error(nodes: list[BrickNode], dependencies: list[set[int]], remaining: list[int]) -> CyclicDependencyError:
+    blocked = {position for position, count in enumerate(remaining) if count > 0}
+    start = min(blocked)
+    seen: dict[int, int] = {}
+    walk: list[int] = []
+    position = start
+    while position not in seen:
+        seen[position] = len(walk)
+        walk.append(position)
+        position = min(dependency for dependency in dependencies[position] if dependency in blocked)
+    cycle = walk[seen[position] :][::-1]
+    cycle.append(cycle[0])
+    hops = []
+    for writer, reader in zip(cycle, cycle[1:]):
+        names = sorted(set(nodes[writer].outputs) & set(nodes[reader].inputs)) or ["__all__"]
+        hops.append(f"'{nodes[writer].path}' --{', '.join(names)}--> ")
+    return CyclicDependencyError(
+        "Bricks depend on each other in a cycle: " + "".join(hops) + f"'{nodes[cycle[0]].path}'"
+    )
+
+
+def _external_inputs(nodes: tuple[BrickNode, ...], producers: dict[str, BrickNode]) -> tuple[str, ...]:
+    external: dict[str, None] = {}
+    for node in nodes:
+        for name in node.inputs:
+            if name not in producers:
+                external[name] = None
+    return tuple(external)
+
+
+def _resolved_loss_names(node: BrickNode) -> tuple[str, ...]:
+    losses = set(node.brick.loss_output_names)
+    return tuple(resolved for raw, resolved in zip(node.brick.output_names, node.outputs) if raw in losses)
+
+
+def _metric_keys(nodes: list[BrickNode]) -> tuple[tuple[BrickNode, dict[str, str]], ...]:
+    """Summary keys per metric brick: ``<collection path>/<metric>``, or ``<brick path>/<metric>`` on a clash."""
+    proposed: list[tuple[BrickNode, str, str]] = []
+    for node in nodes:
+        prefix = PATH_SEPARATOR.join(node.collection_path)
+        for metric_name in node.brick.metric_names():
+            key = f"{prefix}{PATH_SEPARATOR}{metric_name}" if prefix else metric_name
+            proposed.append((node, metric_name, key))
+    counts: dict[str, int] = {}
+    for _, _, key in proposed:
+        counts[key] = counts.get(key, 0) + 1
+    keys: dict[int, tuple[BrickNode, dict[str, str]]] = {}
+    for node, metric_name, key in proposed:
+        final = key if counts[key] == 1 else f"{node.path}{PATH_SEPARATOR}{metric_name}"
+        keys.setdefault(id(node), (node, {}))[1][metric_name] = final
+    return tuple(keys.values())
+
+
+def _check_groups(groups: frozenset[str], groups_used: frozenset[str]) -> None:
+    known = groups_used | STANDARD_GROUPS
+    unknown = sorted(groups - known)
+    if unknown:
+        hints = "".join(did_you_mean(name, known) for name in unknown)
+        raise UnknownGroupError(
+            f"No brick is in group(s) {unknown}, and they are not standard groups.{hints} "
+            f"Groups in this collection: {sorted(groups_used)}"
+        )
+
+
+def _warn_possible_typos(
+    nodes: tuple[BrickNode, ...], external_inputs: tuple[str, ...], producers: dict[str, BrickNode]
+) -> None:
+    if not external_inputs or len(external_inputs) * len(producers) > _TYPO_CHECK_LIMIT:
+        return
+    for name in external_inputs:
+        matches = close_matches(name, producers, n=1, cutoff=_TYPO_CUTOFF)
+        if matches:
+            readers = [node.path for node in nodes if name in node.inputs]
+            match = matches[0]
+            warnings.warn(
+                f"Brick '{readers[0]}' reads '{name}', which no brick writes, so it is an external input; "
+                f"did you mean '{match}' (written by '{producers[match].path}')?",
+                PossibleTypoWarning,
+                stacklevel=4,
+            )

@@ -1,0 +1,170 @@
+"""Per-brick weight files: safetensors (no pickle runs on load), written atomically.
+
+``save_bricks`` writes one ``<brick path>.safetensors`` per brick that has state, in folders that
+mirror the nesting (``head0/classify.safetensors``). ``load_bricks`` checks every file against its
+brick before changing anything, so a bad file leaves the whole collection as it was.
+
+Example:
+    >>> import tempfile
+    >>> from torch import nn
+    >>> from torchbricks import BrickCollection, BrickTrainable
+    >>> collection = BrickCollection({"head": BrickTrainable(nn.Linear(2, 2), ["x"], ["y"])})
+    >>> folder = tempfile.mkdtemp()
+    >>> [path.name for path in save_bricks(collection, folder, exist_ok=True)]
+    ['head.safetensors']
+    >>> load_bricks(collection, folder)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from torchbricks.errors import (
+    BrickWeightsWarning,
+    CorruptWeightsError,
+    MissingWeightsError,
+    UnexpectedWeightsError,
+    WeightsFolderExistsError,
+    WeightsMismatchError,
+)
+
+if TYPE_CHECKING:
+    from torchbricks.brick_collection import BrickCollection
+    from torchbricks.bricks import BrickInterface
+
+WEIGHTS_SUFFIX = ".safetensors"
+
+
+def save_bricks(collection: BrickCollection, path_model_folder: str | Path, exist_ok: bool = False) -> list[Path]:
+    """Save each brick's ``state_dict`` to ``<folder>/<brick path>.safetensors``; return the files written.
+
+    Bricks without state (e.g. metrics, parameter-free preprocessors) get no file. Each file is
+    written to a temporary file in the same folder and renamed into place, so an interrupted save
+    never leaves a half-written file where a good one was.
+    """
+    from safetensors.torch import save
+
+    folder = Path(path_model_folder)
+    if folder.exists() and not exist_ok:
+        raise WeightsFolderExistsError(f"Weights folder '{folder}' already exists; pass exist_ok=True to overwrite")
+    written: list[Path] = []
+    for brick_path, brick in collection.named_bricks():
+        tensors = _tensors_to_save(brick)
+        if not tensors:
+            continue
+        target = folder / f"{brick_path}{WEIGHTS_SUFFIX}"
+        metadata = {"brick": type(brick).__name__, "model": brick.model_name, "brick_path": brick_path}
+        atomic_write_bytes(target, save(tensors, metadata=metadata))
+        written.append(target)
+    return written
+
+
+def load_bricks(collection: BrickCollection, path_model_folder: str | Path, strict: bool = False) -> None:
+    """Load weights written by :func:`save_bricks` into ``collection``.
+
+    A brick with state but no file warns and keeps its current weights (how one part is retrained
+    from scratch); a file matching no brick warns. With ``strict=True`` both are errors. A file that
+    cannot be read, or whose tensors do not fit the brick (missing/extra keys, other shapes), is an
+    error naming the brick and the file. Every file is checked before any weight changes.
+    """
+    folder = Path(path_model_folder)
+    if not folder.is_dir():
+        raise MissingWeightsError(f"Weights folder '{folder}' does not exist")
+    pending: list[tuple[BrickInterface, dict[str, torch.Tensor]]] = []
+    expected_files: set[Path] = set()
+    for brick_path, brick in collection.named_bricks():
+        current = brick.state_dict()
+        if not current:
+            continue
+        file = folder / f"{brick_path}{WEIGHTS_SUFFIX}"
+        expected_files.add(file.resolve())
+        if not file.is_file():
+            _report(
+                MissingWeightsError if strict else None,
+                f"No weight file for brick '{brick_path}' ('{file}'); it keeps its current weights",
+            )
+            continue
+        loaded = _read_weights(file, brick_path)
+        _check_fits(loaded, current, brick_path, file)
+        pending.append((brick, loaded))
+    for file in sorted(folder.rglob(f"*{WEIGHTS_SUFFIX}")):
+        if file.resolve() not in expected_files:
+            _report(
+                UnexpectedWeightsError if strict else None,
+                f"Weight file '{file}' matches no brick with state in the collection; it was not loaded",
+            )
+    for brick, loaded in pending:
+        brick.load_state_dict(loaded, strict=True)
+
+
+def atomic_write_bytes(target: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``target`` through a temporary file and a rename (never half-written)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _tensors_to_save(brick: BrickInterface) -> dict[str, torch.Tensor]:
+    """The brick's state as contiguous tensors; tensors sharing memory are copied (safetensors needs it)."""
+    tensors: dict[str, torch.Tensor] = {}
+    seen_storages: set[tuple[str, int]] = set()
+    for key, tensor in brick.state_dict().items():
+        tensor = tensor.detach()
+        storage = (str(tensor.device), tensor.untyped_storage().data_ptr())
+        if storage in seen_storages or not tensor.is_contiguous():
+            tensor = tensor.clone(memory_format=torch.contiguous_format)
+        seen_storages.add(storage)
+        tensors[key] = tensor.cpu()
+    return tensors
+
+
+def _read_weights(file: Path, brick_path: str) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    try:
+        return load(file.read_bytes())
+    except (SafetensorError, ValueError, OSError) as error:
+        raise CorruptWeightsError(
+            f"Cannot read weight file '{file}' of brick '{brick_path}' (truncated or not a safetensors file): {error}"
+        ) from error
+
+
+def _check_fits(loaded: dict[str, torch.Tensor], current: dict[str, torch.Tensor], brick_path: str, file: Path) -> None:
+    missing = sorted(set(current) - set(loaded))
+    unexpected = sorted(set(loaded) - set(current))
+    shapes = [
+        f"'{key}' is {tuple(loaded[key].shape)} in the file but {tuple(current[key].shape)} in the brick"
+        for key in sorted(set(current) & set(loaded))
+        if loaded[key].shape != current[key].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys {missing}")
+    if unexpected:
+        problems.append(f"unexpected keys {unexpected}")
+    problems.extend(shapes)
+    if problems:
+        raise WeightsMismatchError(
+            f"Weight file '{file}' does not fit brick '{brick_path}': " + "; ".join(problems)
+        )
+
+
+def _report(error_type: type[Exception] | None, message: str) -> None:
+    if error_type is not None:
+        raise error_type(message)
+    warnings.warn(message, BrickWeightsWarning, stacklevel=3)
