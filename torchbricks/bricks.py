@@ -40,6 +40,8 @@ class BrickInterface(nn.Module):
     """
 
     default_group: ClassVar[str] = MODEL
+    exportable: ClassVar[bool] = True
+    not_exportable_reason: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -57,7 +59,7 @@ class BrickInterface(nn.Module):
         self.loss_output_names = _checked_loss_output_names(loss_output_names, self.output_names)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in _PLAN_ATTRIBUTES and (name in self.__dict__ or name in self._modules):
+        if name in _PLAN_ATTRIBUTES and (name in self.__dict__ or name in self.__dict__.get("_modules", ())):
             structure_changed()
         super().__setattr__(name, value)
 
@@ -91,7 +93,9 @@ class BrickInterface(nn.Module):
         """
         inputs, keywords, reads_all = resolved_inputs(self, (), type(self).__name__)
         outputs = tuple(resolve_name(name, (), type(self).__name__) for name in self.output_names)
-        step = make_step(self.make_runner(), inputs, keywords, outputs, reads_all=reads_all, brick_path=type(self).__name__)
+        step = make_step(
+            self.make_runner(), inputs, keywords, outputs, reads_all=reads_all, brick_path=type(self).__name__
+        )
         data = dict(named_inputs)
         step(data)
         return {name: data[name] for name in outputs}
@@ -260,13 +264,16 @@ class BrickMetrics(BrickInterface):
     Example:
         >>> import torch
         >>> from torchmetrics.classification import MulticlassAccuracy
-        >>> brick = BrickMetrics({"accuracy": MulticlassAccuracy(num_classes=2)}, input_names=["pred", "target"])
+        >>> accuracy = MulticlassAccuracy(num_classes=2, average="micro")
+        >>> brick = BrickMetrics({"accuracy": accuracy}, input_names=["pred", "target"])
         >>> _ = brick({"pred": torch.tensor([0, 1]), "target": torch.tensor([0, 0])})
         >>> brick.summarize(reset=True)
         {'accuracy': tensor(0.5000)}
     """
 
     default_group: ClassVar[str] = METRIC
+    exportable: ClassVar[bool] = False
+    not_exportable_reason: ClassVar[str] = "metrics accumulate state across batches and need targets"
 
     def __init__(
         self,
@@ -347,9 +354,7 @@ class BrickMetricSingle(BrickMetrics):
         metric_name: str | None = None,
     ) -> None:
         name = metric_name or type(metric).__name__
-        super().__init__(
-            {name: metric}, input_names, output_names, group, groups=groups, return_metrics=return_metrics
-        )
+        super().__init__({name: metric}, input_names, output_names, group, groups=groups, return_metrics=return_metrics)
 
 
 def run_without_gradients(model: Callable[..., Any]) -> Callable[..., Any]:
@@ -437,9 +442,7 @@ def _checked_loss_output_names(loss_output_names: Iterable[str] | str, output_na
     names = [loss_output_names] if isinstance(loss_output_names, str) else list(loss_output_names)
     unknown = [name for name in names if name not in output_names]
     if unknown:
-        raise BrickDefinitionError(
-            f"loss_output_names {unknown} are not among the brick's output_names {output_names}"
-        )
+        raise BrickDefinitionError(f"loss_output_names {unknown} are not among the brick's output_names {output_names}")
     return names
 
 

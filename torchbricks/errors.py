@@ -53,6 +53,10 @@ class BrickOutputError(TorchBricksError, ValueError):
     """A brick's module returned a different number of values than the brick has output names."""
 
 
+class ExportError(TorchBricksError, ValueError):
+    """A collection cannot be exported as asked (a brick that cannot be traced, non-tensor data)."""
+
+
 class WeightsError(TorchBricksError):
     """Base class of errors when saving or loading brick weights."""
 

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import heapq
+import itertools
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -98,9 +99,7 @@ class BrickGraph:
         self.nodes: tuple[BrickNode, ...] = _execution_order(nodes, self.producers)
         self.external_inputs: tuple[str, ...] = _external_inputs(self.nodes, self.producers)
         self.groups_used: frozenset[str] = frozenset().union(*(node.groups for node in self.nodes))
-        self.loss_names: tuple[str, ...] = tuple(
-            name for node in self.nodes for name in _resolved_loss_names(node)
-        )
+        self.loss_names: tuple[str, ...] = tuple(name for node in self.nodes for name in _resolved_loss_names(node))
         self.metric_keys: tuple[tuple[BrickNode, dict[str, str]], ...] = _metric_keys(nodes)
         self._plans: dict[frozenset[str] | None, ExecutionPlan] = {}
         _warn_possible_typos(self.nodes, self.external_inputs, self.producers)
@@ -127,8 +126,12 @@ class BrickGraph:
             produced.update(node.outputs)
         steps = tuple(
             make_step(
-                node.brick.make_runner(), node.inputs, node.keywords, node.outputs,
-                reads_all=node.reads_all, brick_path=node.path,
+                node.brick.make_runner(),
+                node.inputs,
+                node.keywords,
+                node.outputs,
+                reads_all=node.reads_all,
+                brick_path=node.path,
             )
             for node in selected
         )
@@ -230,7 +233,7 @@ def _cycle_error(nodes: list[BrickNode], dependencies: list[set[int]], remaining
     cycle = walk[seen[position] :][::-1]
     cycle.append(cycle[0])
     hops = []
-    for writer, reader in zip(cycle, cycle[1:]):
+    for writer, reader in itertools.pairwise(cycle):
         names = sorted(set(nodes[writer].outputs) & set(nodes[reader].inputs)) or ["__all__"]
         hops.append(f"'{nodes[writer].path}' --{', '.join(names)}--> ")
     return CyclicDependencyError(
@@ -249,7 +252,7 @@ def _external_inputs(nodes: tuple[BrickNode, ...], producers: dict[str, BrickNod
 
 def _resolved_loss_names(node: BrickNode) -> tuple[str, ...]:
     losses = set(node.brick.loss_output_names)
-    return tuple(resolved for raw, resolved in zip(node.brick.output_names, node.outputs) if raw in losses)
+    return tuple(resolved for raw, resolved in zip(node.brick.output_names, node.outputs, strict=True) if raw in losses)
 
 
 def _metric_keys(nodes: list[BrickNode]) -> tuple[tuple[BrickNode, dict[str, str]], ...]:

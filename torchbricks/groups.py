@@ -24,6 +24,7 @@ VISUALIZATION = "VISUALIZATION"
 
 STANDARD_GROUPS: frozenset[str] = frozenset({MODEL, LOSS, METRIC, VISUALIZATION})
 
+
 class Stage(Enum):
     """Model stages, each a preset set of groups.
 

@@ -52,7 +52,7 @@ def _make_call(
     if reads_all:
         return lambda data: runner(dict(data))
     if keywords is not None:
-        pairs = tuple(zip(keywords, inputs))
+        pairs = tuple(zip(keywords, inputs, strict=True))
         return lambda data: runner(**{keyword: data[name] for keyword, name in pairs})
     if len(inputs) == 0:
         return lambda data: runner()
@@ -87,7 +87,7 @@ def _make_write(call: Callable[[dict[str, Any]], Any], outputs: tuple[str, ...],
         result = call(data)
         if not isinstance(result, (tuple, list)) or len(result) != count:
             raise wrong_output_count_error(brick_path, outputs, result)
-        for name, value in zip(outputs, result):
+        for name, value in zip(outputs, result, strict=False):  # length checked above
             data[name] = value
 
     return step_with_outputs
@@ -95,10 +95,7 @@ def _make_write(call: Callable[[dict[str, Any]], Any], outputs: tuple[str, ...],
 
 def wrong_output_count_error(brick_path: str, outputs: tuple[str, ...], result: Any) -> BrickOutputError:
     """The error for a brick whose module returned the wrong number of values."""
-    if isinstance(result, (tuple, list)):
-        got = f"{len(result)} values"
-    else:
-        got = f"a single {type(result).__name__}"
+    got = f"{len(result)} values" if isinstance(result, (tuple, list)) else f"a single {type(result).__name__}"
     return BrickOutputError(
         f"Brick '{brick_path}' has {len(outputs)} output names {list(outputs)} but its module returned {got}; "
         f"make the module return a tuple of {len(outputs)} values or change output_names"

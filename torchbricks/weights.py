@@ -159,9 +159,7 @@ def _check_fits(loaded: dict[str, torch.Tensor], current: dict[str, torch.Tensor
         problems.append(f"unexpected keys {unexpected}")
     problems.extend(shapes)
     if problems:
-        raise WeightsMismatchError(
-            f"Weight file '{file}' does not fit brick '{brick_path}': " + "; ".join(problems)
-        )
+        raise WeightsMismatchError(f"Weight file '{file}' does not fit brick '{brick_path}': " + "; ".join(problems))
 
 
 def _report(error_type: type[Exception] | None, message: str) -> None:

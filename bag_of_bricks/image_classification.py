@@ -1,0 +1,32 @@
+"""Image classification head.
+
+Example:
+    >>> import torch
+    >>> logits, probabilities, class_prediction = ImageClassifier(num_classes=3, n_features=8)(torch.rand(2, 8, 4, 4))
+    >>> logits.shape, class_prediction.shape
+    (torch.Size([2, 3]), torch.Size([2]))
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ImageClassifier(nn.Module):
+    """Global average pooling and a linear layer; returns ``(logits, probabilities, class_prediction)``.
+
+    Accepts feature maps ``[B, C, H, W]`` or pooled features ``[B, C]``.
+    """
+
+    def __init__(self, num_classes: int, n_features: int, use_average_pooling: bool = True) -> None:
+        super().__init__()
+        self.use_average_pooling = use_average_pooling
+        self.fc = nn.Linear(n_features, num_classes)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.use_average_pooling and features.dim() == 4:
+            features = features.mean(dim=(2, 3))
+        logits = self.fc(torch.flatten(features, start_dim=1))
+        probabilities = logits.softmax(dim=1)
+        return logits, probabilities, probabilities.argmax(dim=1)
