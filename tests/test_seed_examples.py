@@ -7,6 +7,7 @@ mermaid graph and lightning examples are covered elsewhere.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,15 @@ BrickCollection(
   (head): BrickTrainable(ClassifierDummy, input_names=['embedding'], output_names=['logits', 'softmaxed'], groups={'MODEL'})
   (loss): BrickLoss(CrossEntropyLoss, input_names=['logits', 'targets'], output_names=['loss_ce'], groups={'LOSS'})
 )"""  # noqa: E501 - copied verbatim from the README
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _single_thread() -> Iterator[None]:
+    """These tensors are tiny: intra-op threads only add overhead (and thrash on a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def images(seed: int, batch_size: int = BATCH_SIZE) -> torch.Tensor:
@@ -446,7 +456,23 @@ def test_named_modules_include_bricks_and_wrapped_models(readme_metrics_collecti
     assert isinstance(modules["loss.model"], nn.CrossEntropyLoss)
 
 
-def test_torch_compile_matches_eager(batched_images: torch.Tensor) -> None:
+def test_torch_compile_traces_the_collection_as_one_graph(batched_images: torch.Tensor) -> None:
+    torch._dynamo.reset()
+    collection = BrickCollection(seed_bricks(group_names=True)).eval()
+    named_inputs = {"raw_images": batched_images, "targets": torch.tensor([0, 2])}
+    eager = collection(named_inputs=named_inputs)
+
+    compiled = torch.compile(collection, backend="aot_eager", fullgraph=True)
+    compiled_outputs = compiled(named_inputs=named_inputs)
+
+    assert list(compiled_outputs) == list(eager)
+    for name in ("processed", "embedding", "logits", "softmaxed", "loss_ce"):
+        torch.testing.assert_close(compiled_outputs[name], eager[name])
+
+
+@pytest.mark.slow
+def test_torch_compile_with_default_backend_matches_eager(batched_images: torch.Tensor) -> None:
+    torch._dynamo.reset()
     collection = BrickCollection(seed_bricks(group_names=True)).eval()
     named_inputs = {"raw_images": batched_images, "targets": torch.tensor([0, 2])}
     eager = collection(named_inputs=named_inputs)

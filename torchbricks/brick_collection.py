@@ -185,12 +185,12 @@ class BrickCollection(nn.ModuleDict):
         """Add or replace bricks; the collection is revalidated once, and left unchanged on error."""
         items = list(bricks.items() if isinstance(bricks, Mapping) else bricks)
         previous = dict(self._modules)
-        for key, value in items:
-            self._add(key, value)
-        structure_changed()
         try:
+            for key, value in items:
+                self._add(key, value)
+            structure_changed()
             self._refresh_graph()
-        except CollectionBuildError:
+        except Exception:
             self._modules.clear()
             self._modules.update(previous)
             structure_changed()
@@ -216,6 +216,11 @@ class BrickCollection(nn.ModuleDict):
                 + (f" in '{self.path}'" if self._path else "")
             )
         path = (*self._path, key)
+        if key not in self._modules and (hasattr(type(self), key) or key in self.__dict__):
+            raise CollectionBuildError(
+                f"Brick name '{PATH_SEPARATOR.join(path)}' clashes with the BrickCollection attribute '{key}'; "
+                f"rename the brick (e.g. '{key}_brick')"
+            )
         if isinstance(value, BrickCollection):
             if value._path != path:
                 value = BrickCollection(value.to_dict(), _path=path, _validate=False)

@@ -129,7 +129,7 @@ def onnx_max_abs_differences(
     input_names = [item.name for item in session.get_inputs()]
     feeds = {name: _to_numpy(named_inputs[name]) for name in input_names}
     onnx_outputs = session.run(None, feeds)
-    with torch.no_grad():
+    with torch.no_grad(), eval_mode(brick_collection):
         reference = brick_collection({name: named_inputs[name] for name in input_names}, groups=groups)
     differences = {}
     for item, value in zip(session.get_outputs(), onnx_outputs, strict=True):
@@ -175,7 +175,8 @@ def _prepare(
         hints = "".join(did_you_mean(name, available) for name in unknown)
         raise ExportError(f"Output names {unknown} are not written by the exported bricks.{hints}")
     wrapper = NamedOutputs(collection, resolved_groups, chosen)
-    _check_tensor_outputs(wrapper, collection, example)
+    with eval_mode(wrapper):
+        _check_tensor_outputs(wrapper, collection, example)
     if not dynamic_batch_size:
         return wrapper, example, None
     example = {name: _at_least_two(name, value) for name, value in example.items()}

@@ -27,7 +27,16 @@ from torchbricks.structure import structure_changed
 InputNames = list[str] | dict[str, str]
 
 _PLAN_ATTRIBUTES = frozenset(
-    {"model", "input_names", "output_names", "groups", "calculate_gradients", "loss_output_names", "return_metrics"}
+    {
+        "model",
+        "metrics",
+        "input_names",
+        "output_names",
+        "groups",
+        "calculate_gradients",
+        "loss_output_names",
+        "return_metrics",
+    }
 )
 
 
@@ -53,15 +62,36 @@ class BrickInterface(nn.Module):
         loss_output_names: Iterable[str] | str = (),
     ) -> None:
         super().__init__()
-        self.input_names = _checked_input_names(input_names, type(self).__name__)
-        self.output_names = _checked_output_names(output_names, type(self).__name__)
+        self.input_names = input_names
+        self.output_names = output_names
         self.groups = brick_groups(group, groups, self.default_group)
-        self.loss_output_names = _checked_loss_output_names(loss_output_names, self.output_names)
+        self._all_outputs_are_losses = loss_output_names == "all"
+        self.loss_output_names = loss_output_names
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in _PLAN_ATTRIBUTES and (name in self.__dict__ or name in self.__dict__.get("_modules", ())):
-            structure_changed()
+        if name in _PLAN_ATTRIBUTES:
+            value = self._checked_attribute(name, value)
+            if name in self.__dict__ or name in self.__dict__.get("_modules", ()):
+                structure_changed()
         super().__setattr__(name, value)
+
+    def _checked_attribute(self, name: str, value: Any) -> Any:
+        """Validate and normalise a plan attribute, whether set in ``__init__`` or reassigned later."""
+        brick_type = type(self).__name__
+        if name == "input_names":
+            return _checked_input_names(value, brick_type)
+        if name == "output_names":
+            outputs = _checked_output_names(value, brick_type)
+            if getattr(self, "_all_outputs_are_losses", False):
+                super().__setattr__("loss_output_names", list(outputs))
+            elif "loss_output_names" in self.__dict__:
+                _checked_loss_output_names(self.loss_output_names, outputs)
+            return outputs
+        if name == "groups":
+            return brick_groups(value, None, self.default_group)
+        if name == "loss_output_names":
+            return _checked_loss_output_names(value, self.output_names)
+        return value
 
     def make_runner(self) -> Callable[..., Any]:
         """Return the callable the collection calls with this brick's inputs; it returns the outputs."""
@@ -137,14 +167,19 @@ class BrickModule(BrickInterface):
         trainable: bool = True,
     ) -> None:
         super().__init__(input_names, output_names, group, groups=groups, loss_output_names=loss_output_names)
-        if not callable(model):
-            raise BrickDefinitionError(f"{type(self).__name__} needs a callable model, got {type(model).__name__}")
+        self.trainable = bool(trainable)
         self.model = model
         self.calculate_gradients = bool(calculate_gradients)
-        self.trainable = bool(trainable)
-        if not self.trainable and isinstance(model, nn.Module):
-            model.requires_grad_(False)
-            model.eval()
+
+    def _checked_attribute(self, name: str, value: Any) -> Any:
+        if name == "model":
+            if not callable(value):
+                raise BrickDefinitionError(f"{type(self).__name__} needs a callable model, got {type(value).__name__}")
+            if not self.trainable and isinstance(value, nn.Module):
+                value.requires_grad_(False)
+                value.eval()
+            return value
+        return super()._checked_attribute(name, value)
 
     def make_runner(self) -> Callable[..., Any]:
         if self.calculate_gradients:

@@ -87,3 +87,38 @@ class BrickWeightsWarning(UserWarning):
 
 class PossibleTypoWarning(UserWarning):
     """A brick reads a name that no brick writes, but a brick writes a very similar name."""
+
+
+class RegistryError(TorchBricksError):
+    """Base class of errors raised by the brick registries."""
+
+
+class UnknownKindError(RegistryError, ValueError):
+    """A registry kind that does not exist (``backbone`` is accepted for ``backbones``)."""
+
+
+class UnknownBrickError(RegistryError, KeyError):
+    """No registered brick has this name; the message lists close matches and the packs searched."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class AmbiguousBrickNameError(RegistryError, LookupError):
+    """A bare name is registered by several packs; use ``pack:name``."""
+
+
+class DuplicateBrickError(RegistryError, ValueError):
+    """One pack registers the same name twice in one kind."""
+
+
+class BrickArgumentError(RegistryError, TypeError):
+    """``create`` got keyword arguments the factory does not accept, or lacks required ones."""
+
+
+class PluginLoadError(RegistryError, ImportError):
+    """A brick pack failed to load (raised only in strict mode; otherwise recorded and reported)."""
+
+
+class MissingDependencyError(RegistryError, ImportError):
+    """A registered brick needs a package that is not installed; the message says what to install."""

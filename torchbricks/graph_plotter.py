@@ -136,19 +136,49 @@ def brick_colour(brick_type: str) -> str:
 
 
 class _NodeIds:
-    """Mermaid node ids: brick paths and data names, renamed only where they would clash or break syntax."""
+    """Unique Mermaid node ids for bricks and data names.
+
+    Ids keep the brick path or data name where that is valid Mermaid and free; otherwise they are
+    sanitised and suffixed (``_2``, ``_3``, ...) so that no two nodes, subgraphs, legend nodes or
+    keywords (``end``) share an id.
+    """
+
+    _RESERVED = ("end", "graph", "subgraph", "flowchart", "style", "class", "classDef", "click", "direction")
 
     def __init__(self, layout: GraphLayout) -> None:
-        self._bricks = {node.path for node in layout.nodes}
+        self._taken = {word.lower() for word in self._RESERVED} | {"legends", "input", "output"}
+        for node in layout.nodes:
+            for depth in range(1, len(node.collection_path) + 1):
+                self._taken.add(subgraph_id(node.collection_path[:depth]).lower())
+        self._bricks = {node.path: self._claim(_SAFE_ID.sub("_", node.path)) for node in layout.nodes}
+        self._data: dict[str, str] = {}
 
     def brick(self, node: BrickNode) -> str:
-        return _SAFE_ID.sub("_", node.path)
+        return self._bricks[node.path]
 
     def data_node(self, name: str) -> str:
-        safe = _SAFE_ID.sub("_", name)
-        if safe == name and name not in self._bricks:
-            return name
-        return f'data_{safe}["{_mermaid_escape(name)}"]'
+        text = self._data.get(name)
+        if text is None:
+            safe = _SAFE_ID.sub("_", name)
+            if safe == name and safe.lower() not in self._taken:
+                text = self._claim(name)
+            else:
+                text = f'{self._claim("data_" + safe)}["{_mermaid_escape(name)}"]'
+            self._data[name] = text
+        return text
+
+    def _claim(self, candidate: str) -> str:
+        chosen, number = candidate, 1
+        while chosen.lower() in self._taken:
+            number += 1
+            chosen = f"{candidate}_{number}"
+        self._taken.add(chosen.lower())
+        return chosen
+
+
+def subgraph_id(path: tuple[str, ...]) -> str:
+    """The Mermaid id of the subgraph of a nested collection."""
+    return _SAFE_ID.sub("_", PATH_SEPARATOR.join(path))
 
 
 def _mermaid_edges(layout: GraphLayout, ids: _NodeIds) -> list[str]:
@@ -177,7 +207,7 @@ def _mermaid_subgraph(path: tuple[str, ...], edges_by_path: dict[tuple[str, ...]
         other[: len(path) + 1] for other in edges_by_path if len(other) > len(path) and other[: len(path)] == path
     )
     for child in children:
-        lines.append(f"{indent}subgraph {_SAFE_ID.sub('_', PATH_SEPARATOR.join(child))}")
+        lines.append(f"{indent}subgraph {subgraph_id(child)}")
         lines += _mermaid_subgraph(child, edges_by_path, depth + 1)
         lines.append(f"{indent}end")
     return lines
@@ -195,9 +225,10 @@ def _dot_clusters(nodes: tuple[BrickNode, ...]) -> list[str]:
             cluster = _dot_quote("cluster_" + PATH_SEPARATOR.join(open_path))
             lines.append("    " * len(open_path) + f"subgraph {cluster} {{ label={_dot_quote(open_path[-1])};")
         brick_type = type(node.brick).__name__
-        label = f"'{node.path}': {_model_label(node)}\\n{brick_type}"
+        title = _dot_escape_label(f"'{node.path}': {_model_label(node)}")
+        label = f"{title}\\n{brick_type}"
         lines.append(
-            "    " * (len(open_path) + 1) + f'{_dot_quote(node.path)} [label="{_dot_escape_label(label)}", '
+            "    " * (len(open_path) + 1) + f'{_dot_quote(node.path)} [label="{label}", '
             f'fillcolor="{brick_colour(brick_type)}"];'
         )
     while open_path:
@@ -230,4 +261,4 @@ def _dot_quote(text: str) -> str:
 
 
 def _dot_escape_label(text: str) -> str:
-    return text.replace('"', '\\"')
+    return text.replace("\\", "\\\\").replace('"', '\\"')

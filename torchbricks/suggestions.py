@@ -13,7 +13,7 @@ import difflib
 from collections.abc import Iterable
 
 
-def close_matches(word: str, candidates: Iterable[str], n: int = 3, cutoff: float = 0.6) -> list[str]:
+def close_matches(word: str, candidates: Iterable[str], n: int = 3, cutoff: float = 0.7) -> list[str]:
     """Return up to ``n`` candidates similar to ``word``, best first (ties in sorted order)."""
     return difflib.get_close_matches(word, sorted(set(candidates)), n=n, cutoff=cutoff)
 

@@ -1,0 +1,228 @@
+"""Find the bricks of every installed pack: static entry points and pluggy plugins.
+
+Static entry points (group ``torchbricks.<kind>``) are listed from distribution metadata and their
+summaries read from source; nothing is imported until a brick is built. Plugins (group
+``torchbricks``) are loaded one by one, each with its own plugin manager, so a plugin that fails to
+import or whose hook raises is recorded with its error and cannot affect the others. What plugins
+register is cached (see :mod:`torchbricks.registry.cache`).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+from torchbricks.errors import DuplicateBrickError, MissingDependencyError, PluginLoadError, RegistryError
+from torchbricks.registry import cache, hookspecs
+from torchbricks.registry.entries import BrickEntry, FeatureSpec, PackStatus
+from torchbricks.registry.kinds import KINDS, PLUGIN_GROUP, entry_point_group
+from torchbricks.registry.registrar import BrickRegistrar, check_brick_name, import_target
+from torchbricks.registry.source_inspection import describe_target
+
+
+@dataclass
+class Discovery:
+    """Everything found in the installed distributions."""
+
+    entries: list[BrickEntry] = field(default_factory=list)
+    packs: dict[str, PackStatus] = field(default_factory=dict)
+
+    def pack(self, name: str, version: str) -> PackStatus:
+        status = self.packs.get(name)
+        if status is None:
+            status = self.packs[name] = PackStatus(name=name, version=version)
+        return status
+
+
+def discover(use_cache: bool = True) -> Discovery:
+    """Read every pack's bricks; failures are recorded in ``Discovery.packs``, never raised."""
+    found = Discovery()
+    _discover_entry_points(found)
+    _discover_plugins(found, use_cache)
+    for entry in found.entries:
+        status = found.packs[entry.pack]
+        status.bricks[entry.kind] = status.bricks.get(entry.kind, 0) + 1
+    return found
+
+
+_DISTRIBUTIONS: dict[int, tuple[Any, tuple[str, str]]] = {}
+
+
+def _distribution(entry_point: EntryPoint) -> tuple[str, str]:
+    """``(name, version)`` of the distribution declaring the entry point (metadata read once per distribution)."""
+    dist = getattr(entry_point, "dist", None)
+    if dist is None:
+        return "unknown", "0"
+    known = _DISTRIBUTIONS.get(id(dist))
+    if known is None or known[0] is not dist:
+        known = _DISTRIBUTIONS[id(dist)] = (dist, (dist.metadata["Name"], dist.version))
+    return known[1]
+
+
+def _discover_entry_points(found: Discovery) -> None:
+    for kind in KINDS:
+        seen: set[tuple[str, str]] = set()
+        for entry_point in sorted(
+            entry_points(group=entry_point_group(kind)), key=lambda item: (item.name, item.value)
+        ):
+            pack, version = _distribution(entry_point)
+            status = found.pack(pack, version)
+            status.entry_points += 1
+            try:
+                check_brick_name(entry_point.name, pack)
+                if (pack, entry_point.name) in seen:
+                    raise DuplicateBrickError(f"Pack '{pack}' registers {kind} '{entry_point.name}' twice")
+            except RegistryError as error:
+                status.errors.append(str(error))
+                continue
+            seen.add((pack, entry_point.name))
+            summary, signature, interface = describe_target(entry_point.value)
+            found.entries.append(
+                BrickEntry(
+                    kind=kind,
+                    name=entry_point.name,
+                    pack=pack,
+                    version=version,
+                    target=entry_point.value,
+                    source="entry-point",
+                    summary=summary,
+                    signature=signature,
+                    interface=interface,
+                    extras=tuple(entry_point.extras),
+                    loader=_EntryPointLoader(entry_point, pack, kind),
+                )
+            )
+
+
+class _EntryPointLoader:
+    """Imports an entry point's factory on first use, turning import failures into specific errors."""
+
+    def __init__(self, entry_point: EntryPoint, pack: str, kind: str) -> None:
+        self.entry_point = entry_point
+        self.pack = pack
+        self.kind = kind
+
+    def __call__(self) -> Any:
+        entry_point = self.entry_point
+        where = f"{self.kind} '{self.pack}:{entry_point.name}' ({entry_point.value})"
+        try:
+            return entry_point.load()
+        except ModuleNotFoundError as error:
+            missing = (error.name or "").split(".")[0]
+            own = entry_point.module.split(".")[0]
+            if missing and missing != own:
+                install = f"'{self.pack}[{','.join(entry_point.extras)}]'" if entry_point.extras else missing
+                raise MissingDependencyError(
+                    f"Brick {where} needs the module '{error.name}', which is not installed; "
+                    f"install it with: pip install {install}"
+                ) from error
+            raise PluginLoadError(f"Brick {where} failed to import: {type(error).__name__}: {error}") from error
+        except Exception as error:
+            raise PluginLoadError(f"Brick {where} failed to import: {type(error).__name__}: {error}") from error
+
+
+class _PluginRunner:
+    """Loads one plugin and runs its hook (once), isolated in its own plugin manager."""
+
+    def __init__(self, entry_point: EntryPoint, pack: str, version: str) -> None:
+        self.entry_point = entry_point
+        self.pack = pack
+        self.version = version
+        self.key = f"{pack}:{entry_point.name}"
+        self._lock = threading.Lock()
+        self._result: tuple[list[BrickEntry], list[str]] | None = None
+
+    def run(self) -> tuple[list[BrickEntry], list[str]]:
+        """``(entries, hook names)``; raises whatever the plugin raised."""
+        with self._lock:
+            if self._result is None:
+                import pluggy
+
+                plugin = self.entry_point.load()
+                manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+                manager.add_hookspecs(hookspecs)
+                manager.register(plugin, name=self.key)
+                manager.check_pending()
+                hooks = sorted(caller.name for caller in manager.get_hookcallers(plugin) or [])
+                registrar = BrickRegistrar(self.pack, self.version, self.key)
+                manager.hook.torchbricks_register_bricks(registrar=registrar)
+                self._result = (registrar.entries, hooks)
+        return self._result
+
+    def factory(self, kind: str, name: str) -> Any:
+        """The factory the plugin registers as ``kind``/``name`` (for entries read from the cache)."""
+        try:
+            entries, _ = self.run()
+        except Exception as error:
+            raise PluginLoadError(f"Plugin '{self.key}' failed to load: {type(error).__name__}: {error}") from error
+        for entry in entries:
+            if entry.kind == kind and entry.name == name:
+                return entry.load()
+        raise PluginLoadError(
+            f"Plugin '{self.key}' no longer registers {kind} '{name}'; the registry cache is stale. "
+            f"Run `torchbricks list --refresh`"
+        )
+
+
+def _discover_plugins(found: Discovery, use_cache: bool) -> None:
+    plugin_entry_points = sorted(entry_points(group=PLUGIN_GROUP), key=lambda item: (item.name, item.value))
+    if not plugin_entry_points:
+        return
+    fingerprint = cache.environment_fingerprint()
+    cached = cache.read_cache(fingerprint) if use_cache else {}
+    fresh: dict[str, Any] = {}
+    for entry_point in plugin_entry_points:
+        pack, version = _distribution(entry_point)
+        status = found.pack(pack, version)
+        runner = _PluginRunner(entry_point, pack, version)
+        status.plugins.append(entry_point.name)
+        record = cached.get(runner.key)
+        if record is not None:
+            entries = [_entry_from_record(item, runner) for item in record["entries"]]
+            status.hooks.extend(record["hooks"])
+        else:
+            try:
+                entries, hooks = runner.run()
+            except Exception as error:
+                status.errors.append(
+                    f"plugin '{entry_point.name}' ({entry_point.value}) failed: {type(error).__name__}: {error}"
+                )
+                continue
+            status.hooks.extend(hooks)
+            record = {"hooks": hooks, "entries": [_record_from_entry(entry) for entry in entries]}
+        fresh[runner.key] = record
+        found.entries.extend(entries)
+    if use_cache and fresh != cached:
+        cache.write_cache(fingerprint, fresh)
+
+
+def _record_from_entry(entry: BrickEntry) -> dict[str, Any]:
+    return {
+        "kind": entry.kind,
+        "name": entry.name,
+        "target": entry.target,
+        "summary": entry.summary,
+        "signature": entry.signature,
+        "interface": entry.interface.to_dict() if entry.interface else None,
+    }
+
+
+def _entry_from_record(record: dict[str, Any], runner: _PluginRunner) -> BrickEntry:
+    kind, name = record["kind"], record["name"]
+    return BrickEntry(
+        kind=kind,
+        name=name,
+        pack=runner.pack,
+        version=runner.version,
+        target=record["target"],
+        source="hook",
+        summary=record["summary"],
+        signature=record["signature"],
+        interface=FeatureSpec.from_dict(record["interface"]) if record["interface"] else None,
+        loader=lambda: runner.factory(kind, name),
+    )
+
+
+__all__ = ["Discovery", "discover", "import_target"]

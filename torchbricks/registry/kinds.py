@@ -1,0 +1,41 @@
+"""Registry kinds and their entry-point groups.
+
+Example:
+    >>> normalize_kind("backbone")
+    'backbones'
+    >>> entry_point_group("heads")
+    'torchbricks.heads'
+"""
+
+from __future__ import annotations
+
+from torchbricks.errors import UnknownKindError
+from torchbricks.suggestions import did_you_mean
+
+KINDS: tuple[str, ...] = ("backbones", "necks", "heads", "losses", "metrics", "visualizers", "preprocessors", "tasks")
+"""Every registry kind, in display order."""
+
+PLUGIN_GROUP = "torchbricks"
+"""Entry-point group of pluggy plugins (modules or objects with ``torchbricks_*`` hook implementations)."""
+
+_SINGULAR = {kind[:-1] if kind.endswith("s") else kind: kind for kind in KINDS} | {"loss": "losses", "neck": "necks"}
+
+
+def normalize_kind(kind: str) -> str:
+    """The registry kind for ``kind``, accepting singular forms (``backbone`` → ``backbones``)."""
+    if kind in KINDS:
+        return kind
+    plural = _SINGULAR.get(kind)
+    if plural is not None:
+        return plural
+    raise UnknownKindError(f"Unknown brick kind '{kind}'.{did_you_mean(kind, KINDS)} Kinds: {', '.join(KINDS)}")
+
+
+def entry_point_group(kind: str) -> str:
+    """The entry-point group that registers bricks of ``kind`` (``torchbricks.<kind>``)."""
+    return f"{PLUGIN_GROUP}.{normalize_kind(kind)}"
+
+
+def canonical_pack_name(name: str) -> str:
+    """Distribution names compare case-insensitively with ``-``, ``_`` and ``.`` alike (PEP 503)."""
+    return "-".join(part for part in name.lower().replace("_", "-").replace(".", "-").split("-") if part)

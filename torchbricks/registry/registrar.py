@@ -1,0 +1,123 @@
+"""BrickRegistrar: what a plugin's ``torchbricks_register_bricks`` hook registers bricks with.
+
+Example:
+    >>> registrar = BrickRegistrar(pack="my-pack", version="1.0", plugin="my-pack:plugin")
+    >>> def tiny_head(num_classes: int = 2):
+    ...     '''A tiny head.'''
+    >>> registrar.add("heads", "tiny", tiny_head)
+    >>> [(entry.qualified_name, entry.summary, entry.signature) for entry in registrar.entries]
+    [('my-pack:tiny', 'A tiny head.', '(num_classes: int = 2)')]
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from torchbricks.errors import DuplicateBrickError, MissingDependencyError, RegistryError
+from torchbricks.registry.entries import BrickEntry, FeatureSpec
+from torchbricks.registry.kinds import normalize_kind
+
+
+class BrickRegistrar:
+    """Collects one pack's registrations; they are kept only if the whole hook succeeds."""
+
+    def __init__(self, pack: str, version: str, plugin: str, source: str = "hook") -> None:
+        self.pack = pack
+        self.version = version
+        self.plugin = plugin
+        self.source = source
+        self.entries: list[BrickEntry] = []
+        self._names: set[tuple[str, str]] = set()
+
+    def add(
+        self,
+        kind: str,
+        name: str,
+        factory: Callable[..., Any] | str,
+        *,
+        summary: str | None = None,
+        interface: FeatureSpec | None = None,
+        signature: str | None = None,
+        requires: Iterable[str] = (),
+    ) -> None:
+        """Register ``factory`` (a callable, or ``"module:attr"`` imported on first use) as ``kind``/``name``.
+
+        ``requires`` names modules the factory needs; when one is missing the brick still lists and
+        ``create`` says what to install.
+        """
+        kind = normalize_kind(kind)
+        check_brick_name(name, self.pack)
+        if (kind, name) in self._names:
+            raise DuplicateBrickError(f"Pack '{self.pack}' registers {kind} '{name}' twice")
+        self._names.add((kind, name))
+        requirements = tuple(requires)
+        if isinstance(factory, str):
+            target = factory
+            loader = lambda: _check_requirements(requirements, self.pack, name) or import_target(target)  # noqa: E731
+        else:
+            target = f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', type(factory).__name__)}"
+            loader = lambda: _check_requirements(requirements, self.pack, name) or factory  # noqa: E731
+        if interface is None and not isinstance(factory, str):
+            spec = getattr(factory, "feature_spec", None)
+            interface = spec if isinstance(spec, FeatureSpec) else None
+        self.entries.append(
+            BrickEntry(
+                kind=kind,
+                name=name,
+                pack=self.pack,
+                version=self.version,
+                target=target,
+                source=self.source,
+                summary=summary if summary is not None else first_docstring_line(factory),
+                signature=signature if signature is not None else signature_text(factory),
+                interface=interface,
+                loader=loader,
+            )
+        )
+
+
+def check_brick_name(name: Any, pack: str) -> None:
+    """Brick names are non-empty strings without ``:`` (which separates the pack) or whitespace."""
+    if not isinstance(name, str) or not name or ":" in name or any(character.isspace() for character in name):
+        raise RegistryError(f"Pack '{pack}' registers an invalid brick name {name!r} (no ':' or spaces allowed)")
+
+
+def first_docstring_line(factory: Any) -> str:
+    """The first line of the factory's docstring (of the wrapped function for ``functools.partial``)."""
+    if isinstance(factory, str):
+        return ""
+    target = getattr(factory, "func", factory)
+    doc = inspect.getdoc(target) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def signature_text(factory: Any) -> str:
+    """``str(inspect.signature(factory))``, or ``""`` when it has none."""
+    if isinstance(factory, str):
+        return ""
+    try:
+        return str(inspect.signature(factory))
+    except (TypeError, ValueError):
+        return ""
+
+
+def import_target(target: str) -> Any:
+    """Import ``"module:attr.sub"`` and return the attribute."""
+    module_name, _, attribute = target.partition(":")
+    value: Any = importlib.import_module(module_name)
+    for part in filter(None, attribute.split(".")):
+        value = getattr(value, part)
+    return value
+
+
+def _check_requirements(requirements: tuple[str, ...], pack: str, name: str) -> None:
+    missing = [module for module in requirements if importlib.util.find_spec(module.split(".")[0]) is None]
+    if missing:
+        raise MissingDependencyError(
+            f"Brick '{pack}:{name}' needs {', '.join(repr(module) for module in missing)}, which is not installed; "
+            f"install it with: pip install {' '.join(missing)}"
+        )

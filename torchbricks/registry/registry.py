@@ -1,0 +1,313 @@
+"""The registries: list, look up and create bricks of every kind by name.
+
+Names are unique per pack. ``pack:name`` always works; a bare ``name`` works when one pack registers
+it. Bricks from installed packs are discovered lazily on first use (see
+:mod:`torchbricks.registry.discovery`); bricks of the running program are added with :func:`register`.
+
+Example:
+    >>> @register("heads", name="doc_example_head")
+    ... def doc_example_head(num_classes: int = 2):
+    ...     '''A head for the docs.'''
+    ...     return num_classes
+    >>> create("heads", "doc_example_head", num_classes=3)
+    3
+    >>> get_entry("heads", "local:doc_example_head").summary
+    'A head for the docs.'
+    >>> unregister("heads", "doc_example_head")
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import inspect
+import os
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from torchbricks.errors import (
+    AmbiguousBrickNameError,
+    BrickArgumentError,
+    DuplicateBrickError,
+    PluginLoadError,
+    UnknownBrickError,
+)
+from torchbricks.registry.discovery import Discovery, discover
+from torchbricks.registry.entries import LOCAL_PACK, BrickEntry, FeatureSpec, PackStatus
+from torchbricks.registry.kinds import KINDS, canonical_pack_name, normalize_kind
+from torchbricks.registry.registrar import BrickRegistrar, first_docstring_line, signature_text
+from torchbricks.suggestions import close_matches, did_you_mean
+
+STRICT_ENVIRONMENT_VARIABLE = "TORCHBRICKS_STRICT_PLUGINS"
+
+
+class _Index:
+    """Entries of one kind by qualified name (canonical pack) and by bare name."""
+
+    def __init__(self) -> None:
+        self.qualified: dict[str, BrickEntry] = {}
+        self.bare: dict[str, list[BrickEntry]] = {}
+
+    def add(self, entry: BrickEntry) -> None:
+        self.qualified[f"{entry.pack_key}:{entry.name}"] = entry
+        candidates = self.bare.setdefault(entry.name, [])
+        candidates.append(entry)
+        candidates.sort(key=lambda item: item.pack_key)
+
+    def remove(self, entry: BrickEntry) -> None:
+        self.qualified.pop(f"{entry.pack_key}:{entry.name}", None)
+        candidates = self.bare.get(entry.name, [])
+        if entry in candidates:
+            candidates.remove(entry)
+        if not candidates:
+            self.bare.pop(entry.name, None)
+
+
+class _Registries:
+    """Process-wide state: discovered packs, local registrations and the per-kind indexes."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.discovery: Discovery | None = None
+        self.local: list[BrickEntry] = []
+        self.indexes: dict[str, _Index] = {}
+
+    def ready(self, strict: bool | None) -> dict[str, _Index]:
+        discovery = self.discovery
+        if discovery is None:
+            with self.lock:
+                if self.discovery is None:
+                    self.discovery = discover()
+                    self._rebuild()
+                discovery = self.discovery
+        if _strict(strict):
+            broken = [pack for pack in discovery.packs.values() if pack.errors]
+            if broken:
+                details = "; ".join(f"{pack.name} {pack.version}: {' | '.join(pack.errors)}" for pack in broken)
+                raise PluginLoadError(f"{len(broken)} brick pack(s) failed to load (strict mode): {details}")
+        return self.indexes
+
+    def _rebuild(self) -> None:
+        indexes = {kind: _Index() for kind in KINDS}
+        for entry in [*(self.discovery.entries if self.discovery else []), *self.local]:
+            indexes[entry.kind].add(entry)
+        self.indexes = indexes
+
+
+_REGISTRIES = _Registries()
+
+
+def _strict(strict: bool | None) -> bool:
+    if strict is not None:
+        return strict
+    return os.environ.get(STRICT_ENVIRONMENT_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def reload(use_cache: bool = True) -> None:
+    """Discover installed packs again (after ``pip install`` in a running process); keeps local bricks."""
+    with _REGISTRIES.lock:
+        _REGISTRIES.discovery = discover(use_cache=use_cache)
+        _REGISTRIES._rebuild()
+
+
+def register(
+    kind: str,
+    name: str | None = None,
+    factory: Callable[..., Any] | None = None,
+    *,
+    summary: str | None = None,
+    interface: FeatureSpec | None = None,
+    replace: bool = False,
+) -> Any:
+    """Register a factory from your own code (pack ``local``); use as ``@register("heads")`` or a call.
+
+    The name defaults to the factory's ``__name__``. Registering a name twice is an error unless
+    ``replace=True``.
+    """
+    kind = normalize_kind(kind)
+
+    def add(function: Callable[..., Any]) -> Callable[..., Any]:
+        brick_name = name or getattr(function, "__name__", None)
+        registrar = BrickRegistrar(pack=LOCAL_PACK, version="", plugin=LOCAL_PACK, source="register")
+        registrar.add(kind, brick_name, function, summary=summary, interface=interface)  # type: ignore[arg-type]
+        entry = registrar.entries[0]
+        with _REGISTRIES.lock:
+            existing = [item for item in _REGISTRIES.local if item.kind == kind and item.name == entry.name]
+            if existing and not replace:
+                raise DuplicateBrickError(
+                    f"{kind} '{entry.name}' is already registered by this program; pass replace=True to replace it"
+                )
+            for item in existing:
+                _REGISTRIES.local.remove(item)
+                if _REGISTRIES.indexes:
+                    _REGISTRIES.indexes[kind].remove(item)
+            _REGISTRIES.local.append(entry)
+            if _REGISTRIES.indexes:
+                _REGISTRIES.indexes[kind].add(entry)
+        return function
+
+    return add if factory is None else add(factory)
+
+
+def unregister(kind: str, name: str) -> None:
+    """Remove a brick registered with :func:`register` (installed packs cannot be unregistered)."""
+    kind = normalize_kind(kind)
+    with _REGISTRIES.lock:
+        for entry in [item for item in _REGISTRIES.local if item.kind == kind and item.name == name]:
+            _REGISTRIES.local.remove(entry)
+            if _REGISTRIES.indexes:
+                _REGISTRIES.indexes[kind].remove(entry)
+
+
+def list_bricks(
+    kind: str | None = None, pattern: str = "*", pack: str | None = None, *, strict: bool | None = None
+) -> list[BrickEntry]:
+    """Registered bricks, sorted by kind, name and pack; nothing is imported.
+
+    ``pattern`` is a glob matched against the bare and the qualified name (``resnet*``,
+    ``torchbricks-timm:*``); ``pack`` keeps one pack's bricks.
+    """
+    indexes = _REGISTRIES.ready(strict)
+    kinds = KINDS if kind is None else (normalize_kind(kind),)
+    pack_key = canonical_pack_name(pack) if pack else None
+    selected = []
+    for kind_name in kinds:
+        for entry in indexes[kind_name].qualified.values():
+            if pack_key is not None and entry.pack_key != pack_key:
+                continue
+            if pattern != "*" and not (
+                fnmatch.fnmatchcase(entry.name, pattern) or fnmatch.fnmatchcase(entry.qualified_name, pattern)
+            ):
+                continue
+            selected.append(entry)
+    order = {kind_name: position for position, kind_name in enumerate(KINDS)}
+    return sorted(selected, key=lambda entry: (order[entry.kind], entry.name, entry.pack_key))
+
+
+def get_entry(kind: str, name: str, *, strict: bool | None = None) -> BrickEntry:
+    """The entry registered as ``name`` (bare or ``pack:name``); specific errors when none or several match."""
+    kind = normalize_kind(kind)
+    index = _REGISTRIES.ready(strict)[kind]
+    if ":" in name:
+        pack, _, bare = name.partition(":")
+        entry = index.qualified.get(f"{canonical_pack_name(pack)}:{bare}")
+        if entry is not None:
+            return entry
+        raise _unknown_error(kind, name, bare, pack)
+    candidates = index.bare.get(name)
+    if candidates:
+        if len(candidates) == 1:
+            return candidates[0]
+        options = ", ".join(f"'{entry.qualified_name}'" for entry in candidates)
+        raise AmbiguousBrickNameError(
+            f"{kind} '{name}' is registered by {len(candidates)} packs: {options}. Use a qualified name."
+        )
+    raise _unknown_error(kind, name, name, None)
+
+
+def get(kind: str, name: str, *, strict: bool | None = None) -> Callable[..., Any]:
+    """The factory registered as ``name`` (imports it on first use)."""
+    return get_entry(kind, name, strict=strict).load()
+
+
+def create(kind: str, name: str, /, **kwargs: Any) -> Any:
+    """Build the brick registered as ``name`` with ``kwargs``, checked against the factory's signature first."""
+    entry = get_entry(kind, name)
+    factory = entry.load()
+    check_arguments(factory, kwargs, f"{entry.kind} '{entry.qualified_name}'")
+    return factory(**kwargs)
+
+
+def check_arguments(factory: Callable[..., Any], kwargs: Mapping[str, Any], what: str) -> None:
+    """Raise :class:`BrickArgumentError` naming unknown or missing keyword arguments of ``factory``."""
+    problems = argument_problems(factory, kwargs)
+    if problems:
+        raise BrickArgumentError(f"{what}: " + "; ".join(problems))
+
+
+def argument_problems(factory: Callable[..., Any], kwargs: Mapping[str, Any]) -> list[str]:
+    """Unknown and missing keyword arguments of ``factory`` as readable problems (empty when fine)."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return []
+    parameters = signature.parameters
+    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()):
+        unknown: list[str] = []
+    else:
+        accepted = [
+            parameter.name
+            for parameter in parameters.values()
+            if parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        ]
+        unknown = [key for key in kwargs if key not in accepted]
+    problems = []
+    for key in unknown:
+        accepted_text = ", ".join(
+            parameter.name
+            for parameter in parameters.values()
+            if parameter.kind is not inspect.Parameter.VAR_POSITIONAL
+        )
+        problems.append(f"unknown argument '{key}'.{did_you_mean(key, parameters)} Accepted: {accepted_text}")
+    missing = [
+        parameter.name
+        for parameter in parameters.values()
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        and parameter.name not in kwargs
+    ]
+    if missing:
+        problems.append(f"missing required argument(s) {', '.join(repr(name) for name in missing)}")
+    return problems
+
+
+def plugins(*, strict: bool | None = None) -> list[PackStatus]:
+    """Installed brick packs with their version, brick counts per kind, hooks, status and errors."""
+    _REGISTRIES.ready(strict)
+    discovery = _REGISTRIES.discovery
+    return sorted(discovery.packs.values(), key=lambda pack: canonical_pack_name(pack.name)) if discovery else []
+
+
+def _unknown_error(kind: str, name: str, bare: str, pack: str | None) -> UnknownBrickError:
+    indexes = _REGISTRIES.indexes
+    index = indexes[kind]
+    packs = plugins(strict=False)
+    if pack is not None and canonical_pack_name(pack) not in {entry.pack_key for entry in index.qualified.values()}:
+        known_packs = sorted({entry.pack for entry in index.qualified.values()})
+        message = (
+            f"No pack '{pack}' registers {kind}.{did_you_mean(pack, known_packs)} Packs with {kind}: {known_packs}."
+        )
+    else:
+        names = list(index.bare)
+        matches = close_matches(bare, names)
+        hint = " Did you mean " + " or ".join(repr(match) for match in matches) + "?" if matches else ""
+        message = f"No {kind} brick named '{name}'.{hint}"
+        elsewhere = [other for other in KINDS if other != kind and bare in indexes[other].bare]
+        if elsewhere:
+            message += f" '{bare}' is registered as {' and '.join(elsewhere)}."
+    searched = [f"{status.name} {status.version}" for status in packs if status.bricks.get(kind)]
+    if any(entry.pack == LOCAL_PACK for entry in index.qualified.values()):
+        searched.append(LOCAL_PACK)
+    message += f" Searched packs: {', '.join(searched) or 'none'}."
+    broken = [status for status in packs if status.errors]
+    if broken:
+        details = "; ".join(f"{status.name} {status.version} ({status.errors[0]})" for status in broken)
+        message += f" Packs that failed to load (the brick may be there): {details}."
+    return UnknownBrickError(message)
+
+
+__all__ = [
+    "BrickEntry",
+    "argument_problems",
+    "check_arguments",
+    "create",
+    "first_docstring_line",
+    "get",
+    "get_entry",
+    "list_bricks",
+    "plugins",
+    "register",
+    "reload",
+    "signature_text",
+    "unregister",
+]
