@@ -1,25 +1,193 @@
-"""Backbones: feature extractors wrapped as bricks.
+"""Backbones: torchvision feature extractors returning multi-scale feature maps.
+
+Every factory returns a :class:`MultiScaleBackbone`: ``forward(images)`` returns a tuple with one
+feature map per requested level (``c2`` = stride 4 ... ``c5`` = stride 32), and ``feature_spec``
+declares their names, channels and strides. Weights are random unless ``weights`` names a local
+file (safetensors, or a ``torch.save``'d state dict, loaded with ``weights_only=True``); nothing is
+downloaded.
 
 Example:
     >>> import torch
-    >>> import torchvision
-    >>> brick = resnet_to_brick(torchvision.models.resnet18(weights=None), input_name="image", output_name="features")
-    >>> brick.model.n_backbone_features
-    512
-    >>> brick({"image": torch.rand(1, 3, 64, 64)})["features"].shape
-    torch.Size([1, 512, 2, 2])
+    >>> backbone = resnet18(levels=(3, 5))
+    >>> [tuple(feature.shape) for feature in backbone(torch.rand(1, 3, 64, 64))]
+    [(1, 128, 8, 8), (1, 512, 2, 2)]
+    >>> backbone.feature_spec.names
+    ('c3', 'c5')
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from torchbricks.bricks import BrickTrainable
+from torchbricks.registry.entries import FeatureSpec, declare_features
+
+ALL_LEVELS = (2, 3, 4, 5)
+
+
+class MultiScaleBackbone(nn.Module):
+    """Runs ``stages`` in sequence and returns the outputs of the stages at the requested levels.
+
+    Args:
+        stages: modules run in order; stage ``i`` ends at ``levels_of_stages[i]`` (stride ``2**level``).
+        levels_of_stages: the level (log2 stride) at the end of each stage.
+        channels_of_stages: the channel count at the end of each stage.
+        levels: the levels to return, e.g. ``(2, 3, 4, 5)`` or ``(5,)`` for a single scale.
+    """
+
+    def __init__(
+        self,
+        stages: Sequence[nn.Module],
+        levels_of_stages: Sequence[int],
+        channels_of_stages: Sequence[int],
+        levels: Sequence[int] = ALL_LEVELS,
+    ) -> None:
+        super().__init__()
+        available = dict(zip(levels_of_stages, range(len(stages)), strict=True))
+        unknown = [level for level in levels if level not in available]
+        if unknown or not levels:
+            raise ValueError(f"levels {tuple(levels)} must be a non-empty subset of {tuple(levels_of_stages)}")
+        last = max(available[level] for level in levels)
+        self.stages = nn.ModuleList(stages[: last + 1])
+        self.output_stages = tuple(sorted(available[level] for level in set(levels)))
+        ordered_levels = sorted(set(levels))
+        self.feature_spec = FeatureSpec(
+            names=tuple(f"c{level}" for level in ordered_levels),
+            channels=tuple(channels_of_stages[available[level]] for level in ordered_levels),
+            strides=tuple(2**level for level in ordered_levels),
+        )
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        features = []
+        hidden = images
+        for index, stage in enumerate(self.stages):
+            hidden = stage(hidden)
+            if index in self.output_stages:
+                features.append(hidden)
+        return tuple(features)
+
+
+def _resnet(builder_name: str, channels: tuple[int, ...], levels: Sequence[int], weights: str | Path | None):
+    import torchvision
+
+    resnet = getattr(torchvision.models, builder_name)(weights=None)
+    stem = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool, resnet.layer1)
+    stages = [stem, resnet.layer2, resnet.layer3, resnet.layer4]
+    return _with_weights(MultiScaleBackbone(stages, ALL_LEVELS, channels, levels), weights)
+
+
+@declare_features(names=("c2", "c3", "c4", "c5"), channels=(64, 128, 256, 512), strides=(4, 8, 16, 32))
+def resnet18(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+    """ResNet-18 (torchvision) returning feature maps at strides 4-32."""
+    return _resnet("resnet18", (64, 128, 256, 512), levels, weights)
+
+
+@declare_features(names=("c2", "c3", "c4", "c5"), channels=(64, 128, 256, 512), strides=(4, 8, 16, 32))
+def resnet34(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+    """ResNet-34 (torchvision) returning feature maps at strides 4-32."""
+    return _resnet("resnet34", (64, 128, 256, 512), levels, weights)
+
+
+@declare_features(names=("c2", "c3", "c4", "c5"), channels=(256, 512, 1024, 2048), strides=(4, 8, 16, 32))
+def resnet50(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+    """ResNet-50 (torchvision) returning feature maps at strides 4-32."""
+    return _resnet("resnet50", (256, 512, 1024, 2048), levels, weights)
+
+
+@declare_features(names=("c2", "c3", "c4", "c5"), channels=(256, 512, 1024, 2048), strides=(4, 8, 16, 32))
+def resnet101(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+    """ResNet-101 (torchvision) returning feature maps at strides 4-32."""
+    return _resnet("resnet101", (256, 512, 1024, 2048), levels, weights)
+
+
+@declare_features(names=("c2", "c3", "c4", "c5"), channels=(256, 512, 1024, 2048), strides=(4, 8, 16, 32))
+def resnet152(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+    """ResNet-152 (torchvision) returning feature maps at strides 4-32."""
+    return _resnet("resnet152", (256, 512, 1024, 2048), levels, weights)
+
+
+def _sequential_features(features: nn.Sequential, levels: Sequence[int], probe_size: int = 64) -> MultiScaleBackbone:
+    """Split a torchvision ``features`` Sequential into stages ending where the stride doubles.
+
+    The stage ends are found with one small forward pass in eval mode (nothing is updated).
+    """
+    ends: dict[int, tuple[int, int]] = {}
+    training = features.training
+    features.eval()
+    with torch.no_grad():
+        hidden = torch.zeros(1, 3, probe_size, probe_size)
+        for index, block in enumerate(features):
+            hidden = block(hidden)
+            level = (probe_size // hidden.shape[-1]).bit_length() - 1
+            ends[level] = (index, hidden.shape[1])
+    features.train(training)
+    stage_levels = [level for level in sorted(ends) if level >= 2]
+    stages, start = [], 0
+    for level in stage_levels:
+        end = ends[level][0]
+        stages.append(nn.Sequential(*features[start : end + 1]))
+        start = end + 1
+    channels = [ends[level][1] for level in stage_levels]
+    return MultiScaleBackbone(stages, stage_levels, channels, levels)
+
+
+@declare_features(names=("c2", "c3", "c4", "c5"), channels=(16, 24, 48, 576), strides=(4, 8, 16, 32))
+def mobilenet_v3_small(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+    """MobileNetV3-Small (torchvision) returning feature maps at strides 4-32."""
+    import torchvision
+
+    model = torchvision.models.mobilenet_v3_small(weights=None)
+    return _with_weights(_sequential_features(model.features, levels), weights)
+
+
+@declare_features(names=("c2", "c3", "c4", "c5"), channels=(24, 40, 112, 960), strides=(4, 8, 16, 32))
+def mobilenet_v3_large(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+    """MobileNetV3-Large (torchvision) returning feature maps at strides 4-32."""
+    import torchvision
+
+    model = torchvision.models.mobilenet_v3_large(weights=None)
+    return _with_weights(_sequential_features(model.features, levels), weights)
+
+
+@declare_features(names=("c2", "c3", "c4", "c5"), channels=(24, 40, 112, 1280), strides=(4, 8, 16, 32))
+def efficientnet_b0(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+    """EfficientNet-B0 (torchvision) returning feature maps at strides 4-32."""
+    import torchvision
+
+    model = torchvision.models.efficientnet_b0(weights=None)
+    return _with_weights(_sequential_features(model.features, levels), weights)
+
+
+@declare_features(names=("c2", "c3", "c4", "c5"), channels=(96, 192, 384, 768), strides=(4, 8, 16, 32))
+def convnext_tiny(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+    """ConvNeXt-Tiny (torchvision) returning feature maps at strides 4-32."""
+    import torchvision
+
+    model = torchvision.models.convnext_tiny(weights=None)
+    return _with_weights(_sequential_features(model.features, levels), weights)
+
+
+def _with_weights(backbone: MultiScaleBackbone, weights: str | Path | None) -> MultiScaleBackbone:
+    """Load a local weights file into ``backbone`` (no pickle runs: safetensors or ``weights_only=True``)."""
+    if weights is None:
+        return backbone
+    path = Path(weights)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    backbone.load_state_dict(state)
+    return backbone
 
 
 class BackboneResnet(nn.Module):
-    """A torchvision ResNet without its pooling and classifier: images → final feature map."""
+    """A torchvision ResNet without its pooling and classifier: images → final feature map (the seed API)."""
 
     def __init__(self, resnet: nn.Module) -> None:
         super().__init__()
@@ -39,5 +207,13 @@ class BackboneResnet(nn.Module):
 
 
 def resnet_to_brick(resnet: nn.Module, input_name: str, output_name: str) -> BrickTrainable:
-    """Wrap a torchvision ResNet as a trainable backbone brick reading ``input_name``, writing ``output_name``."""
+    """Wrap a torchvision ResNet as a trainable backbone brick reading ``input_name``, writing ``output_name``.
+
+    Example:
+        >>> import torch, torchvision
+        >>> resnet = torchvision.models.resnet18(weights=None)
+        >>> brick = resnet_to_brick(resnet, input_name="image", output_name="features")
+        >>> brick.model.n_backbone_features, brick({"image": torch.rand(1, 3, 64, 64)})["features"].shape
+        (512, torch.Size([1, 512, 2, 2]))
+    """
     return BrickTrainable(BackboneResnet(resnet), input_names=[input_name], output_names=[output_name])

@@ -1,10 +1,13 @@
-"""Image classification head.
+"""Image classification heads: single-label (softmax) and multi-label (sigmoid).
 
 Example:
     >>> import torch
     >>> logits, probabilities, class_prediction = ImageClassifier(num_classes=3, n_features=8)(torch.rand(2, 8, 4, 4))
     >>> logits.shape, class_prediction.shape
     (torch.Size([2, 3]), torch.Size([2]))
+    >>> _, _, present = MultiLabelClassifier(num_classes=3, n_features=8)(torch.rand(2, 8, 4, 4))
+    >>> present.shape, present.dtype
+    (torch.Size([2, 3]), torch.int64)
 """
 
 from __future__ import annotations
@@ -30,3 +33,27 @@ class ImageClassifier(nn.Module):
         logits = self.fc(torch.flatten(features, start_dim=1))
         probabilities = logits.softmax(dim=1)
         return logits, probabilities, probabilities.argmax(dim=1)
+
+
+class MultiLabelClassifier(nn.Module):
+    """Which of ``num_classes`` labels are present: ``(logits, probabilities, present)``.
+
+    Pools feature maps with average and max pooling (max pooling keeps small objects visible), then a
+    hidden layer and a linear layer; ``present`` is ``probabilities > threshold`` as integers.
+    """
+
+    def __init__(self, num_classes: int, n_features: int, hidden: int = 128, threshold: float = 0.5) -> None:
+        super().__init__()
+        self.threshold = threshold
+        self.mlp = nn.Sequential(
+            nn.Linear(2 * n_features, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, num_classes)
+        )
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if features.dim() == 4:
+            features = torch.cat([features.mean(dim=(2, 3)), features.amax(dim=(2, 3))], dim=1)
+        else:
+            features = torch.cat([features, features], dim=1)
+        logits = self.mlp(features)
+        probabilities = logits.sigmoid()
+        return logits, probabilities, (probabilities > self.threshold).long()

@@ -38,3 +38,8 @@ class Preprocessor(nn.Module):
         if images.dtype == torch.uint8:
             images = images.to(self.mean.dtype) / 255.0
         return (images - self.mean) / self.std
+
+
+def normalize(mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> Preprocessor:
+    """Scale uint8 images to [0, 1] and normalise each channel with ``mean`` and ``std``."""
+    return Preprocessor(mean=mean, std=std)

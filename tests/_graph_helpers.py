@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchbricks.bricks import BrickLoss, BrickMetricSingle, BrickModule, BrickNotTrainable, BrickTrainable
+from torchbricks.bricks import BrickLoss, BrickMetricSingle, BrickNotTrainable, BrickTrainable
 
 
 class Scale(nn.Module):
@@ -139,7 +139,3 @@ def weights_model_bricks(seed: int, num_classes: int = 3) -> dict[str, Any]:
             ),
         },
     }
-
-
-def module_brick(model: nn.Module, inputs: list[str], outputs: list[str], groups: set[str]) -> BrickModule:
-    return BrickModule(model, input_names=inputs, output_names=outputs, groups=groups)

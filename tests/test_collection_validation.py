@@ -465,8 +465,10 @@ def test_setitem_of_pre_built_collection_is_re_rooted() -> None:
 @pytest.mark.parametrize("call", ["forward", "required_inputs", "execution_order", "sub_collection"])
 def test_unknown_group_is_an_error_with_a_suggestion(call: str) -> None:
     collection = BrickCollection(seed_like_bricks())
-    run = (lambda: collection(seed_inputs(), groups={"MODLE"})) if call == "forward" else (
-        lambda: getattr(collection, call)({"MODLE"})
+    run = (
+        (lambda: collection(seed_inputs(), groups={"MODLE"}))
+        if call == "forward"
+        else (lambda: getattr(collection, call)({"MODLE"}))
     )
     with pytest.raises(UnknownGroupError) as info:
         run()
@@ -533,6 +535,13 @@ def test_keys_with_separators_or_empty_are_rejected(key: str) -> None:
     assert list(collection.keys()) == ["ok"]
 
 
+@pytest.mark.parametrize("key", ["update", "forward", "graph", "training"])
+def test_keys_clashing_with_collection_attributes_are_rejected(key: str) -> None:
+    with pytest.raises(CollectionBuildError) as info:
+        BrickCollection({key: linear_brick(["x"], ["y"])})
+    assert quoted(key) in str(info.value)
+
+
 # -- dict behaviour ---------------------------------------------------------------------------------------------
 
 
@@ -579,9 +588,10 @@ def test_deleting_a_producer_makes_its_output_an_external_input() -> None:
 def test_update_adds_several_bricks_at_once() -> None:
     collection = BrickCollection({"head": linear_brick(["features"], ["logits"])})
     collection.update(
-        {"loss": BrickLoss(nn.L1Loss(), input_names=["logits", "t"], output_names=["l1"]), "backbone": linear_brick(
-            ["x"], ["features"]
-        )}
+        {
+            "loss": BrickLoss(nn.L1Loss(), input_names=["logits", "t"], output_names=["l1"]),
+            "backbone": linear_brick(["x"], ["features"]),
+        }
     )
     assert collection.execution_order() == ["backbone", "head", "loss"]
     outputs = collection({"x": torch.tensor(1.0), "t": torch.tensor(0.0)})
@@ -654,6 +664,30 @@ def test_mutating_a_nested_sub_collection_is_seen_by_the_parent() -> None:
     collection["head0"]["extra"] = linear_brick(["./logits"], ["./extra"])
     outputs = collection({"x": torch.tensor(1.0)})
     assert outputs["head0/extra"].item() == pytest.approx(8.0)
+
+
+def test_nested_mutation_creating_a_duplicate_is_caught_by_the_parents_next_forward() -> None:
+    collection = BrickCollection(
+        {"backbone": linear_brick(["x"], ["features"]), "head0": {"classify": linear_brick(["../features"], ["./y"])}}
+    )
+    collection({"x": torch.tensor(1.0)})
+    # The sub-collection cannot see its parent's bricks, so this only fails once the parent revalidates.
+    collection["head0"]["rogue"] = linear_brick(["x"], ["features"])
+    with pytest.raises(DuplicateOutputError) as info:
+        collection({"x": torch.tensor(1.0)})
+    assert quoted("backbone") in str(info.value)
+    assert quoted("head0/rogue") in str(info.value)
+
+
+def test_attribute_assignment_of_a_brick_behaves_like_setitem() -> None:
+    """``nn.ModuleDict`` registers modules assigned as attributes as items; they must be validated and run too."""
+    collection = BrickCollection({"a": linear_brick(["x"], ["y"])})
+    collection({"x": torch.tensor(1.0)})  # build and cache the plan
+    collection.b = linear_brick(["y"], ["z"])
+    assert list(collection.keys()) == ["a", "b"]
+    assert collection({"x": torch.tensor(1.0)})["z"].item() == pytest.approx(4.0)
+    collection.a = BrickTrainable(Scale(10.0), input_names=["x"], output_names=["y"])
+    assert collection({"x": torch.tensor(1.0)})["y"].item() == pytest.approx(10.0)
 
 
 def test_reassigning_a_brick_attribute_revalidates_on_next_forward() -> None:

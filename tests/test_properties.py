@@ -253,8 +253,9 @@ def test_a_back_edge_is_reported_as_a_cycle_through_the_right_bricks(dag: Dag, d
         BrickCollection(build_tree(dag, tuple(bricks)))
     named = set(re.findall(r"'([^']+)'", str(info.value)))
     on_cycle = {
-        brick.path for brick in dag.bricks if brick.index in descendants(dag, upstream)
-        and downstream in descendants(dag, brick.index)
+        brick.path
+        for brick in dag.bricks
+        if brick.index in descendants(dag, upstream) and downstream in descendants(dag, brick.index)
     }
     paths_named = named & {brick.path for brick in dag.bricks}
     # Every cycle runs through the added edge downstream → upstream, and only through bricks between them.

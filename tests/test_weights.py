@@ -286,9 +286,7 @@ def test_missing_and_extra_keys_are_a_mismatch(saved: tuple[BrickCollection, Pat
 
 
 @pytest.mark.parametrize("damage", ["truncate", "empty", "garbage", "bad-header"])
-def test_corrupt_file_names_brick_and_file_and_loads_nothing(
-    saved: tuple[BrickCollection, Path], damage: str
-) -> None:
+def test_corrupt_file_names_brick_and_file_and_loads_nothing(saved: tuple[BrickCollection, Path], damage: str) -> None:
     _, folder = saved
     target = folder / CLASSIFY_FILE
     payload = target.read_bytes()
@@ -423,9 +421,7 @@ def test_tied_shared_and_non_contiguous_tensors_save_and_load(tmp_path: Path) ->
 
 
 def test_stateless_collection_saves_no_files_and_loads_from_an_empty_folder(tmp_path: Path) -> None:
-    model = BrickCollection(
-        {"shift": BrickNotTrainable(AddConstant(1.0), input_names=["x"], output_names=["y"])}
-    )
+    model = BrickCollection({"shift": BrickNotTrainable(AddConstant(1.0), input_names=["x"], output_names=["y"])})
     assert model.save_bricks(tmp_path / "weights") == []
     (tmp_path / "weights").mkdir(exist_ok=True)
     model.load_bricks(tmp_path / "weights", strict=True)

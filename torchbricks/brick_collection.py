@@ -196,6 +196,18 @@ class BrickCollection(nn.ModuleDict):
             structure_changed()
             raise
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, nn.Module) and not name.startswith("_"):
+            self.update({name: value})  # `collection.head = brick` behaves like `collection["head"] = brick`
+        else:
+            super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name in self._modules:
+            del self[name]
+        else:
+            super().__delattr__(name)
+
     def clear(self) -> None:
         super().clear()
         structure_changed()

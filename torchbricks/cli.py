@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(info)
 
     packs = commands.add_parser("plugins", help="installed brick packs, their bricks and load errors")
+    packs.add_argument("--check", action="store_true", help="import every brick to find import errors (slow)")
+    packs.add_argument("--pack", metavar="NAME", help="with --check: only this pack")
     _add_common(packs)
     return parser
 
@@ -78,59 +80,108 @@ def _list(arguments: argparse.Namespace) -> int:
     if arguments.refresh:
         registry.reload(use_cache=False)
     entries = registry.list_bricks(arguments.kind, arguments.filter, arguments.pack, strict=arguments.strict or None)
+    packs = registry.plugins(strict=False)
+    if arguments.pack and not entries:
+        _check_pack_exists(arguments.pack, packs)
     if arguments.json:
         _print_json([entry.to_dict() for entry in entries])
-        return EXIT_OK
-    rows = [(entry.name, entry.kind, entry.pack, entry.version, entry.summary) for entry in entries]
-    _print_table(f"{len(entries)} bricks", ("name", "kind", "pack", "version", "summary"), rows)
-    _warn_broken_packs(registry.plugins(strict=False))
+    else:
+        rows = [(entry.name, entry.kind, entry.pack, entry.version, entry.summary) for entry in entries]
+        _print_table(f"{len(entries)} bricks", ("name", "kind", "pack", "version", "summary"), rows)
+    _warn_broken_packs(packs)
     return EXIT_OK
+
+
+def _check_pack_exists(pack: str, packs: list[Any]) -> None:
+    """``--pack`` names an installed pack (or ``local``); a typo is an error, not an empty listing."""
+    from torchbricks.errors import UnknownBrickError
+    from torchbricks.registry.entries import LOCAL_PACK
+    from torchbricks.registry.kinds import canonical_pack_name
+    from torchbricks.suggestions import did_you_mean
+
+    names = [status.name for status in packs] + [LOCAL_PACK]
+    if canonical_pack_name(pack) not in {canonical_pack_name(name) for name in names}:
+        raise UnknownBrickError(
+            f"No installed brick pack '{pack}'.{did_you_mean(pack, names)} Installed packs: {', '.join(names)}."
+        )
 
 
 def _info(arguments: argparse.Namespace) -> int:
     from torchbricks import registry
+    from torchbricks.errors import RegistryError
+    from torchbricks.registry.entries import FeatureSpec
     from torchbricks.registry.registrar import signature_text
 
     entry = registry.get_entry(arguments.kind, arguments.name, strict=arguments.strict or None)
-    factory = entry.load()
-    interface = entry.interface
-    describe = getattr(factory, "describe_features", None)
-    if interface is None and callable(describe):
-        interface = describe()
     details: dict[str, Any] = entry.to_dict()
-    details["signature"] = signature_text(factory) or entry.signature
-    details["docstring"] = inspect.getdoc(getattr(factory, "func", factory)) or ""
-    details["interface"] = interface.to_dict() if interface is not None else None
+    details["docstring"] = entry.summary
+    details["load_error"] = None
+    try:
+        factory = registry.load_entry(entry)
+    except RegistryError as error:  # still show what is known without importing it (read from source)
+        details["load_error"] = f"{type(error).__name__}: {error}"
+    else:
+        details["signature"] = signature_text(factory) or entry.signature
+        details["docstring"] = inspect.getdoc(getattr(factory, "func", factory)) or ""
+        interface = entry.interface
+        describe = getattr(factory, "describe_features", None)
+        if interface is None and callable(describe):
+            try:
+                interface = describe()
+            except Exception:  # describing is best effort; the factory may need arguments
+                interface = None
+        if isinstance(interface, dict):
+            interface = FeatureSpec.from_dict(interface)
+        details["interface"] = interface.to_dict() if isinstance(interface, FeatureSpec) else None
     if arguments.json:
         _print_json(details)
-        return EXIT_OK
-    rows = [(key, _text(details[key])) for key in ("qualified_name", "kind", "pack", "version", "source", "target")]
-    rows += [("signature", details["signature"]), ("interface", _text(details["interface"]))]
-    rows.append(("docstring", details["docstring"]))
-    _print_table(f"{entry.kind} {entry.qualified_name}", ("field", "value"), rows)
-    return EXIT_OK
+    else:
+        keys = ("qualified_name", "kind", "pack", "version", "source", "target", "signature", "interface")
+        rows = [(key, _text(details[key])) for key in keys]
+        if details["extras"]:
+            rows.append(("extras", ", ".join(details["extras"])))
+        rows.append(("docstring", details["docstring"]))
+        if details["load_error"]:
+            rows.append(("load error", details["load_error"]))
+        _print_table(f"{entry.kind} {entry.qualified_name}", ("field", "value"), rows)
+    failed = details["load_error"] is not None and not details["load_error"].startswith("MissingDependencyError")
+    return EXIT_NOT_FOUND if failed and _strict(arguments) else EXIT_OK
 
 
 def _plugins(arguments: argparse.Namespace) -> int:
     from torchbricks import registry
 
-    packs = registry.plugins(strict=arguments.strict or None)
+    packs = registry.check(arguments.pack) if arguments.check else registry.plugins(strict=False)
     if arguments.json:
         _print_json([pack.to_dict() for pack in packs])
-        return EXIT_OK
-    rows = [
-        (
-            pack.name,
-            pack.version,
-            ", ".join(f"{kind}: {count}" for kind, count in sorted(pack.bricks.items())),
-            ", ".join(pack.hooks) or "-",
-            pack.status,
-            "\n".join(pack.errors),
+    else:
+        rows = [
+            (
+                pack.name,
+                pack.version,
+                ", ".join(f"{kind}: {count}" for kind, count in sorted(pack.bricks.items())),
+                ", ".join(pack.hooks) or "-",
+                pack.status,
+                "\n".join(pack.errors),
+            )
+            for pack in packs
+        ]
+        _print_table(f"{len(packs)} brick packs", ("pack", "version", "bricks", "hooks", "status", "error"), rows)
+    broken = [pack.name for pack in packs if pack.errors]
+    if broken and _strict(arguments):
+        print(
+            f"torchbricks plugins: {len(broken)} pack(s) failed to load (strict mode): {', '.join(broken)}",
+            file=sys.stderr,
         )
-        for pack in packs
-    ]
-    _print_table(f"{len(packs)} brick packs", ("pack", "version", "bricks", "hooks", "status", "error"), rows)
+        return EXIT_NOT_FOUND
     return EXIT_OK
+
+
+def _strict(arguments: argparse.Namespace) -> bool:
+    """``--strict`` or the environment variable ``TORCHBRICKS_STRICT_PLUGINS``."""
+    from torchbricks.registry.registry import strict_mode
+
+    return strict_mode(arguments.strict or None)
 
 
 def _warn_broken_packs(packs: list[Any]) -> None:
@@ -165,7 +216,7 @@ def _print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str
 def _print_plain(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Tab-separated rows with a header: fast and easy to grep when the output is not a terminal."""
     lines = ["\t".join(columns)]
-    lines += ["\t".join(cell.replace("\n", " ").replace("\t", " ") for cell in row) for row in rows]
+    lines += ["\t".join(cell.replace("\n", " | ").replace("\t", " ") for cell in row) for row in rows]
     sys.stdout.write("\n".join(lines) + "\n")
 
 

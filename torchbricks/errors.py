@@ -117,8 +117,24 @@ class BrickArgumentError(RegistryError, TypeError):
 
 
 class PluginLoadError(RegistryError, ImportError):
-    """A brick pack failed to load (raised only in strict mode; otherwise recorded and reported)."""
+    """A brick pack failed to load.
+
+    Raised by ``get``/``create`` for the brick asked for, and for any broken pack in strict mode
+    (``TORCHBRICKS_STRICT_PLUGINS=1``); otherwise a broken pack is recorded and reported by ``plugins``.
+    """
 
 
 class MissingDependencyError(RegistryError, ImportError):
     """A registered brick needs a package that is not installed; the message says what to install."""
+
+
+class ConfigError(TorchBricksError, ValueError):
+    """A model config has unknown keys, unknown brick names or bad arguments; lists every problem with its path."""
+
+
+class InterfaceMismatchError(TorchBricksError, ValueError):
+    """Parts that do not fit: a neck or task expects other channels or strides than the backbone gives."""
+
+
+class MissingPackError(TorchBricksError, ImportError):
+    """A saved model needs a brick pack that is not installed; the message says what to install."""

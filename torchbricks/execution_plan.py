@@ -287,10 +287,16 @@ def _check_groups(groups: frozenset[str], groups_used: frozenset[str]) -> None:
 def _warn_possible_typos(
     nodes: tuple[BrickNode, ...], external_inputs: tuple[str, ...], producers: dict[str, BrickNode]
 ) -> None:
+    """Warn when an external input is nearly a written name at the same nesting depth (likely a typo).
+
+    Names at other depths (``shape_present`` vs ``shapes/present``) belong to other tasks, not typos.
+    """
     if not external_inputs or len(external_inputs) * len(producers) > _TYPO_CHECK_LIMIT:
         return
     for name in external_inputs:
-        matches = close_matches(name, producers, n=1, cutoff=_TYPO_CUTOFF)
+        depth = name.count(PATH_SEPARATOR)
+        same_depth = [produced for produced in producers if produced.count(PATH_SEPARATOR) == depth]
+        matches = close_matches(name, same_depth, n=1, cutoff=_TYPO_CUTOFF)
         if matches:
             readers = [node.path for node in nodes if name in node.inputs]
             match = matches[0]

@@ -9,17 +9,18 @@ register is cached (see :mod:`torchbricks.registry.cache`).
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint, EntryPoints, entry_points
 from typing import Any
 
-from torchbricks.errors import DuplicateBrickError, MissingDependencyError, PluginLoadError, RegistryError
+from torchbricks.errors import PluginLoadError, RegistryError
 from torchbricks.registry import cache, hookspecs
 from torchbricks.registry.entries import BrickEntry, FeatureSpec, PackStatus
 from torchbricks.registry.kinds import KINDS, PLUGIN_GROUP, entry_point_group
-from torchbricks.registry.registrar import BrickRegistrar, check_brick_name, import_target
-from torchbricks.registry.source_inspection import describe_target
+from torchbricks.registry.registrar import BrickRegistrar, check_brick_name, import_target, load_target
+from torchbricks.registry.source_inspection import describe_target, module_problem
 
 
 @dataclass
@@ -37,14 +38,35 @@ class Discovery:
 
 
 def discover(use_cache: bool = True) -> Discovery:
-    """Read every pack's bricks; failures are recorded in ``Discovery.packs``, never raised."""
+    """Read every pack's bricks; failures are recorded in ``Discovery.packs``, never raised.
+
+    ``use_cache=False`` ignores the plugin cache and rewrites it.
+    """
     found = Discovery()
-    _discover_entry_points(found)
-    _discover_plugins(found, use_cache)
+    installed = entry_points()  # one scan of the installed metadata for every group
+    _discover_entry_points(found, installed)
+    _discover_plugins(found, installed, use_cache)
+    _drop_duplicates(found)
     for entry in found.entries:
         status = found.packs[entry.pack]
         status.bricks[entry.kind] = status.bricks.get(entry.kind, 0) + 1
     return found
+
+
+def _drop_duplicates(found: Discovery) -> None:
+    """Names are unique per pack and kind: a second registration (entry point and hook alike) is an error."""
+    kept: list[BrickEntry] = []
+    seen: set[tuple[str, str, str]] = set()
+    for entry in found.entries:
+        key = (entry.kind, entry.pack_key, entry.name)
+        if key in seen:
+            found.packs[entry.pack].errors.append(
+                f"{entry.kind} '{entry.name}' is registered twice (again by {entry.target}); the first is kept"
+            )
+            continue
+        seen.add(key)
+        kept.append(entry)
+    found.entries = kept
 
 
 _DISTRIBUTIONS: dict[int, tuple[Any, tuple[str, str]]] = {}
@@ -61,66 +83,43 @@ def _distribution(entry_point: EntryPoint) -> tuple[str, str]:
     return known[1]
 
 
-def _discover_entry_points(found: Discovery) -> None:
+def _discover_entry_points(found: Discovery, installed: EntryPoints) -> None:
     for kind in KINDS:
-        seen: set[tuple[str, str]] = set()
         for entry_point in sorted(
-            entry_points(group=entry_point_group(kind)), key=lambda item: (item.name, item.value)
+            installed.select(group=entry_point_group(kind)), key=lambda item: (item.name, item.value)
         ):
             pack, version = _distribution(entry_point)
             status = found.pack(pack, version)
             status.entry_points += 1
             try:
                 check_brick_name(entry_point.name, pack)
-                if (pack, entry_point.name) in seen:
-                    raise DuplicateBrickError(f"Pack '{pack}' registers {kind} '{entry_point.name}' twice")
             except RegistryError as error:
                 status.errors.append(str(error))
                 continue
-            seen.add((pack, entry_point.name))
-            summary, signature, interface = describe_target(entry_point.value)
+            # The value may carry extras ("module:attr [extra]"); the target is the clean "module:attr".
+            target = f"{entry_point.module}:{entry_point.attr}" if entry_point.attr else entry_point.module
+            problem = module_problem(entry_point.module)
+            if problem is not None:  # still listed: create() raises PluginLoadError with the details
+                status.errors.append(f"{kind} '{entry_point.name}' ({target}): {problem}")
+            summary, signature, interface = describe_target(target)
+            extras = tuple(entry_point.extras)
             found.entries.append(
                 BrickEntry(
                     kind=kind,
                     name=entry_point.name,
                     pack=pack,
                     version=version,
-                    target=entry_point.value,
+                    target=target,
                     source="entry-point",
                     summary=summary,
                     signature=signature,
                     interface=interface,
-                    extras=tuple(entry_point.extras),
-                    loader=_EntryPointLoader(entry_point, pack, kind),
+                    extras=extras,
+                    loader=functools.partial(
+                        load_target, target, pack, f"{kind} '{pack}:{entry_point.name}' ({target})", extras
+                    ),
                 )
             )
-
-
-class _EntryPointLoader:
-    """Imports an entry point's factory on first use, turning import failures into specific errors."""
-
-    def __init__(self, entry_point: EntryPoint, pack: str, kind: str) -> None:
-        self.entry_point = entry_point
-        self.pack = pack
-        self.kind = kind
-
-    def __call__(self) -> Any:
-        entry_point = self.entry_point
-        where = f"{self.kind} '{self.pack}:{entry_point.name}' ({entry_point.value})"
-        try:
-            return entry_point.load()
-        except ModuleNotFoundError as error:
-            missing = (error.name or "").split(".")[0]
-            own = entry_point.module.split(".")[0]
-            if missing and missing != own:
-                install = f"'{self.pack}[{','.join(entry_point.extras)}]'" if entry_point.extras else missing
-                raise MissingDependencyError(
-                    f"Brick {where} needs the module '{error.name}', which is not installed; "
-                    f"install it with: pip install {install}"
-                ) from error
-            raise PluginLoadError(f"Brick {where} failed to import: {type(error).__name__}: {error}") from error
-        except Exception as error:
-            raise PluginLoadError(f"Brick {where} failed to import: {type(error).__name__}: {error}") from error
 
 
 class _PluginRunner:
@@ -146,6 +145,11 @@ class _PluginRunner:
                 manager.register(plugin, name=self.key)
                 manager.check_pending()
                 hooks = sorted(caller.name for caller in manager.get_hookcallers(plugin) or [])
+                if not hooks:
+                    raise RegistryError(
+                        "it implements no torchbricks hook (mark `torchbricks_register_bricks` with "
+                        "@torchbricks.registry.hookimpl)"
+                    )
                 registrar = BrickRegistrar(self.pack, self.version, self.key)
                 manager.hook.torchbricks_register_bricks(registrar=registrar)
                 self._result = (registrar.entries, hooks)
@@ -166,8 +170,8 @@ class _PluginRunner:
         )
 
 
-def _discover_plugins(found: Discovery, use_cache: bool) -> None:
-    plugin_entry_points = sorted(entry_points(group=PLUGIN_GROUP), key=lambda item: (item.name, item.value))
+def _discover_plugins(found: Discovery, installed: EntryPoints, use_cache: bool) -> None:
+    plugin_entry_points = sorted(installed.select(group=PLUGIN_GROUP), key=lambda item: (item.name, item.value))
     if not plugin_entry_points:
         return
     fingerprint = cache.environment_fingerprint()
@@ -194,7 +198,7 @@ def _discover_plugins(found: Discovery, use_cache: bool) -> None:
             record = {"hooks": hooks, "entries": [_record_from_entry(entry) for entry in entries]}
         fresh[runner.key] = record
         found.entries.extend(entries)
-    if use_cache and fresh != cached:
+    if fresh != cached or not use_cache:  # without the cache: rebuild it (`torchbricks list --refresh`)
         cache.write_cache(fingerprint, fresh)
 
 

@@ -125,6 +125,7 @@ class BrickEntry:
             "summary": self.summary,
             "signature": self.signature,
             "interface": self.interface.to_dict() if self.interface else None,
+            "extras": list(self.extras),
         }
 
 

@@ -17,9 +17,10 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from torchbricks.errors import DuplicateBrickError, MissingDependencyError, RegistryError
+from torchbricks.errors import DuplicateBrickError, MissingDependencyError, PluginLoadError, RegistryError
 from torchbricks.registry.entries import BrickEntry, FeatureSpec
 from torchbricks.registry.kinds import normalize_kind
+from torchbricks.registry.source_inspection import describe_target
 
 
 class BrickRegistrar:
@@ -55,13 +56,27 @@ class BrickRegistrar:
             raise DuplicateBrickError(f"Pack '{self.pack}' registers {kind} '{name}' twice")
         self._names.add((kind, name))
         requirements = tuple(requires)
+        what = f"{kind} '{self.pack}:{name}'"
         if isinstance(factory, str):
             target = factory
-            loader = lambda: _check_requirements(requirements, self.pack, name) or import_target(target)  # noqa: E731
+
+            def loader() -> Any:
+                _check_requirements(requirements, self.pack, name)
+                return load_target(target, self.pack, f"{what} ({target})")
+
         else:
             target = f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', type(factory).__name__)}"
-            loader = lambda: _check_requirements(requirements, self.pack, name) or factory  # noqa: E731
-        if interface is None and not isinstance(factory, str):
+
+            def loader() -> Any:
+                _check_requirements(requirements, self.pack, name)
+                return factory
+
+        if isinstance(factory, str):  # read from source, like static entry points: nothing is imported
+            source_summary, source_signature, source_interface = describe_target(factory)
+            summary = source_summary if summary is None else summary
+            signature = source_signature if signature is None else signature
+            interface = source_interface if interface is None else interface
+        elif interface is None:
             spec = getattr(factory, "feature_spec", None)
             interface = spec if isinstance(spec, FeatureSpec) else None
         self.entries.append(
@@ -96,13 +111,38 @@ def first_docstring_line(factory: Any) -> str:
 
 
 def signature_text(factory: Any) -> str:
-    """``str(inspect.signature(factory))``, or ``""`` when it has none."""
+    """``str(inspect.signature(factory))``, or ``""`` when it has none.
+
+    String annotations (``from __future__ import annotations``) print unquoted, as in the source.
+    """
     if isinstance(factory, str):
         return ""
     try:
-        return str(inspect.signature(factory))
+        signature = inspect.signature(factory)
     except (TypeError, ValueError):
         return ""
+    parameters = [
+        parameter.replace(annotation=_SourceText(parameter.annotation))
+        if isinstance(parameter.annotation, str)
+        else parameter
+        for parameter in signature.parameters.values()
+    ]
+    returns = signature.return_annotation
+    return str(
+        signature.replace(
+            parameters=parameters, return_annotation=_SourceText(returns) if isinstance(returns, str) else returns
+        )
+    )
+
+
+class _SourceText:
+    """An annotation that prints as its source text (``int``, not ``'int'``)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 def import_target(target: str) -> Any:
@@ -112,6 +152,33 @@ def import_target(target: str) -> Any:
     for part in filter(None, attribute.split(".")):
         value = getattr(value, part)
     return value
+
+
+def load_target(target: str, pack: str, what: str, extras: tuple[str, ...] = ()) -> Any:
+    """Import ``"module:attr"`` for the brick described by ``what``, with errors that say what to do.
+
+    A module missing outside the pack's own package raises :class:`MissingDependencyError` naming what
+    to install (``pip install 'pack[extra]'`` when the entry point declares extras); any other
+    failure raises :class:`PluginLoadError`.
+
+    Example:
+        >>> load_target("torchbricks.registry.kinds:normalize_kind", "torchbricks", "doc example")("neck")
+        'necks'
+    """
+    try:
+        return import_target(target)
+    except ModuleNotFoundError as error:
+        missing = (error.name or "").split(".")[0]
+        own = target.partition(":")[0].split(".")[0]
+        if missing and missing != own:
+            install = f"'{pack}[{','.join(extras)}]'" if extras else missing
+            raise MissingDependencyError(
+                f"Brick {what} needs the module '{error.name}', which is not installed; "
+                f"install it with: pip install {install}"
+            ) from error
+        raise PluginLoadError(f"Brick {what} failed to import: {type(error).__name__}: {error}") from error
+    except Exception as error:
+        raise PluginLoadError(f"Brick {what} failed to import: {type(error).__name__}: {error}") from error
 
 
 def _check_requirements(requirements: tuple[str, ...], pack: str, name: str) -> None:

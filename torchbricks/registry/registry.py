@@ -18,7 +18,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import importlib
 import inspect
 import os
 import threading
@@ -29,9 +31,11 @@ from torchbricks.errors import (
     AmbiguousBrickNameError,
     BrickArgumentError,
     DuplicateBrickError,
+    MissingDependencyError,
     PluginLoadError,
     UnknownBrickError,
 )
+from torchbricks.registry import source_inspection
 from torchbricks.registry.discovery import Discovery, discover
 from torchbricks.registry.entries import LOCAL_PACK, BrickEntry, FeatureSpec, PackStatus
 from torchbricks.registry.kinds import KINDS, canonical_pack_name, normalize_kind
@@ -80,7 +84,7 @@ class _Registries:
                     self.discovery = discover()
                     self._rebuild()
                 discovery = self.discovery
-        if _strict(strict):
+        if strict_mode(strict):
             broken = [pack for pack in discovery.packs.values() if pack.errors]
             if broken:
                 details = "; ".join(f"{pack.name} {pack.version}: {' | '.join(pack.errors)}" for pack in broken)
@@ -97,14 +101,25 @@ class _Registries:
 _REGISTRIES = _Registries()
 
 
-def _strict(strict: bool | None) -> bool:
+def strict_mode(strict: bool | None = None) -> bool:
+    """``strict`` when given, else whether ``TORCHBRICKS_STRICT_PLUGINS`` is set to a true value (``1``, ``true``).
+
+    Example:
+        >>> strict_mode(True)
+        True
+    """
     if strict is not None:
         return strict
     return os.environ.get(STRICT_ENVIRONMENT_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def reload(use_cache: bool = True) -> None:
-    """Discover installed packs again (after ``pip install`` in a running process); keeps local bricks."""
+    """Discover installed packs again (after ``pip install`` in a running process); keeps local bricks.
+
+    ``use_cache=False`` ignores the plugin cache and rebuilds it (``torchbricks list --refresh``).
+    """
+    importlib.invalidate_caches()
+    source_inspection.clear_caches()
     with _REGISTRIES.lock:
         _REGISTRIES.discovery = discover(use_cache=use_cache)
         _REGISTRIES._rebuild()
@@ -206,16 +221,55 @@ def get_entry(kind: str, name: str, *, strict: bool | None = None) -> BrickEntry
 
 
 def get(kind: str, name: str, *, strict: bool | None = None) -> Callable[..., Any]:
-    """The factory registered as ``name`` (imports it on first use)."""
-    return get_entry(kind, name, strict=strict).load()
+    """The factory registered as ``name`` (imports it on first use).
+
+    Raises :class:`MissingDependencyError` when it needs a package that is not installed, and
+    :class:`PluginLoadError` when it fails to import (recorded in its pack's :func:`plugins` status).
+    """
+    return load_entry(get_entry(kind, name, strict=strict))
 
 
 def create(kind: str, name: str, /, **kwargs: Any) -> Any:
     """Build the brick registered as ``name`` with ``kwargs``, checked against the factory's signature first."""
     entry = get_entry(kind, name)
-    factory = entry.load()
+    factory = load_entry(entry)
     check_arguments(factory, kwargs, f"{entry.kind} '{entry.qualified_name}'")
     return factory(**kwargs)
+
+
+def load_entry(entry: BrickEntry) -> Any:
+    """``entry.load()``; an import failure (not a missing optional dependency) is recorded in the pack's status."""
+    try:
+        return entry.load()
+    except MissingDependencyError:
+        raise
+    except Exception as error:
+        failure = error
+        if not isinstance(error, PluginLoadError):
+            failure = PluginLoadError(
+                f"Brick {entry.kind} '{entry.qualified_name}' ({entry.target}) failed to load: "
+                f"{type(error).__name__}: {error}"
+            )
+        discovery = _REGISTRIES.discovery
+        status = discovery.packs.get(entry.pack) if discovery else None
+        if status is not None and str(failure) not in status.errors:
+            status.errors.append(str(failure))
+        if failure is error:
+            raise
+        raise failure from error
+
+
+def check(pack: str | None = None) -> list[PackStatus]:
+    """Import every installed brick (of one pack) so that import failures show in :func:`plugins`; slow.
+
+    Bricks that need a missing optional dependency are not failures. Returns :func:`plugins` (not strict).
+    """
+    for entry in list_bricks(pack=pack, strict=False):
+        if entry.pack == LOCAL_PACK:
+            continue
+        with contextlib.suppress(MissingDependencyError, PluginLoadError):
+            load_entry(entry)
+    return plugins(strict=False)
 
 
 def check_arguments(factory: Callable[..., Any], kwargs: Mapping[str, Any], what: str) -> None:
@@ -225,37 +279,37 @@ def check_arguments(factory: Callable[..., Any], kwargs: Mapping[str, Any], what
         raise BrickArgumentError(f"{what}: " + "; ".join(problems))
 
 
+def parameter_names(factory: Callable[..., Any]) -> tuple[list[str], list[str], bool] | None:
+    """``(accepted keyword names, required names, takes **kwargs)`` of a factory; ``None`` without a signature."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    keyword_kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    accepted = [parameter.name for parameter in parameters if parameter.kind in keyword_kinds]
+    required = [
+        parameter.name
+        for parameter in parameters
+        if parameter.kind in keyword_kinds and parameter.default is inspect.Parameter.empty
+    ]
+    takes_any = any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters)
+    return accepted, required, takes_any
+
+
 def argument_problems(factory: Callable[..., Any], kwargs: Mapping[str, Any]) -> list[str]:
     """Unknown and missing keyword arguments of ``factory`` as readable problems (empty when fine)."""
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):
+    names = parameter_names(factory)
+    if names is None:
         return []
-    parameters = signature.parameters
-    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()):
-        unknown: list[str] = []
-    else:
-        accepted = [
-            parameter.name
-            for parameter in parameters.values()
-            if parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        ]
-        unknown = [key for key in kwargs if key not in accepted]
+    accepted, required, takes_any = names
     problems = []
-    for key in unknown:
-        accepted_text = ", ".join(
-            parameter.name
-            for parameter in parameters.values()
-            if parameter.kind is not inspect.Parameter.VAR_POSITIONAL
-        )
-        problems.append(f"unknown argument '{key}'.{did_you_mean(key, parameters)} Accepted: {accepted_text}")
-    missing = [
-        parameter.name
-        for parameter in parameters.values()
-        if parameter.default is inspect.Parameter.empty
-        and parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        and parameter.name not in kwargs
-    ]
+    if not takes_any:
+        for key in kwargs:
+            if key not in accepted:
+                problems.append(
+                    f"unknown argument '{key}'.{did_you_mean(key, accepted)} Accepted: {', '.join(accepted)}"
+                )
+    missing = [name for name in required if name not in kwargs]
     if missing:
         problems.append(f"missing required argument(s) {', '.join(repr(name) for name in missing)}")
     return problems
@@ -275,11 +329,16 @@ def _unknown_error(kind: str, name: str, bare: str, pack: str | None) -> Unknown
     if pack is not None and canonical_pack_name(pack) not in {entry.pack_key for entry in index.qualified.values()}:
         known_packs = sorted({entry.pack for entry in index.qualified.values()})
         message = (
-            f"No pack '{pack}' registers {kind}.{did_you_mean(pack, known_packs)} Packs with {kind}: {known_packs}."
+            f"No pack '{pack}' registers {kind}.{did_you_mean(pack, known_packs)} "
+            f"Packs with {kind}: {', '.join(known_packs) or 'none'}."
         )
     else:
-        names = list(index.bare)
-        matches = close_matches(bare, names)
+        if pack is None:
+            matches = close_matches(bare, index.bare)
+        else:  # suggest names of the pack asked for, qualified as asked
+            pack_key = canonical_pack_name(pack)
+            names = [entry.name for entry in index.qualified.values() if entry.pack_key == pack_key]
+            matches = [f"{pack}:{match}" for match in close_matches(bare, names)]
         hint = " Did you mean " + " or ".join(repr(match) for match in matches) + "?" if matches else ""
         message = f"No {kind} brick named '{name}'.{hint}"
         elsewhere = [other for other in KINDS if other != kind and bare in indexes[other].bare]
@@ -299,15 +358,18 @@ def _unknown_error(kind: str, name: str, bare: str, pack: str | None) -> Unknown
 __all__ = [
     "BrickEntry",
     "argument_problems",
+    "check",
     "check_arguments",
     "create",
     "first_docstring_line",
     "get",
     "get_entry",
     "list_bricks",
+    "load_entry",
     "plugins",
     "register",
     "reload",
     "signature_text",
+    "strict_mode",
     "unregister",
 ]

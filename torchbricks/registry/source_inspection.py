@@ -12,9 +12,9 @@ Example:
 from __future__ import annotations
 
 import ast
-import copy
 import functools
 import importlib.util
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 
 from torchbricks.registry.entries import FeatureSpec
@@ -34,12 +34,46 @@ def describe_target(target: str) -> tuple[str, str, FeatureSpec | None]:
     return "", "", None
 
 
+def module_problem(module_name: str) -> str | None:
+    """Why ``module_name`` cannot be imported, when that is known without running it; else ``None``.
+
+    Finding a module imports its parent packages (not the module itself). A module that does not
+    exist, or a parent package that fails to import, is a broken pack. A parent that lacks a
+    third-party module is not: ``create`` reports it as a missing dependency.
+
+    Example:
+        >>> module_problem("torchbricks.registry.kinds") is None
+        True
+        >>> module_problem("torchbricks.no_such_module")
+        "module 'torchbricks.no_such_module' is not installed"
+    """
+    spec, error = _find_spec(module_name)
+    if error is None:
+        return None if spec is not None else f"module '{module_name}' is not installed"
+    missing = getattr(error, "name", None) if isinstance(error, ModuleNotFoundError) else None
+    if missing and not (module_name == missing or module_name.startswith(f"{missing}.")):
+        return None
+    return f"importing '{module_name}' failed: {type(error).__name__}: {error}"
+
+
+def clear_caches() -> None:
+    """Forget found and parsed modules (after installing or upgrading packs in a running process)."""
+    _find_spec.cache_clear()
+    _parsed_module.cache_clear()
+
+
+@functools.lru_cache(maxsize=256)
+def _find_spec(module_name: str) -> tuple[ModuleSpec | None, Exception | None]:
+    """``importlib.util.find_spec`` that returns instead of raising: a pack's parent package may raise anything."""
+    try:
+        return importlib.util.find_spec(module_name), None
+    except Exception as error:
+        return None, error
+
+
 @functools.lru_cache(maxsize=256)
 def _parsed_module(module_name: str) -> ast.Module | None:
-    try:
-        spec = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError, AttributeError):
-        return None
+    spec, _ = _find_spec(module_name)
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):
         return None
     try:
@@ -54,18 +88,44 @@ def _summary(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str
 
 
 def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str:
+    """The signature as ``str(inspect.signature(...))`` would print it (``self`` dropped for classes)."""
     if isinstance(node, ast.ClassDef):
         init = next((item for item in node.body if isinstance(item, ast.FunctionDef) and item.name == "__init__"), None)
-        if init is None:
-            return ""
-        arguments = copy.copy(init.args)
-        if arguments.posonlyargs:  # drop self
-            arguments.posonlyargs = arguments.posonlyargs[1:]
-        elif arguments.args:
-            arguments.args = arguments.args[1:]
-        return f"({ast.unparse(arguments)})"
+        return "" if init is None else _arguments_text(init.args, drop_first=True)
     returns = f" -> {ast.unparse(node.returns)}" if node.returns is not None else ""
-    return f"({ast.unparse(node.args)}){returns}"
+    return f"{_arguments_text(node.args)}{returns}"
+
+
+def _arguments_text(arguments: ast.arguments, drop_first: bool = False) -> str:
+    positional = [*arguments.posonlyargs, *arguments.args]
+    defaults: list[ast.expr | None] = [None] * (len(positional) - len(arguments.defaults))
+    defaults += arguments.defaults
+    slash = len(arguments.posonlyargs)
+    if drop_first and positional:
+        positional, defaults, slash = positional[1:], defaults[1:], max(slash - 1, 0)
+    parts = []
+    for index, (argument, default) in enumerate(zip(positional, defaults, strict=True)):
+        parts.append(_parameter_text(argument, default))
+        if index == slash - 1:
+            parts.append("/")
+    if arguments.vararg is not None:
+        parts.append(f"*{_parameter_text(arguments.vararg, None)}")
+    elif arguments.kwonlyargs:
+        parts.append("*")
+    parts += [
+        _parameter_text(argument, default)
+        for argument, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+    ]
+    if arguments.kwarg is not None:
+        parts.append(f"**{_parameter_text(arguments.kwarg, None)}")
+    return f"({', '.join(parts)})"
+
+
+def _parameter_text(argument: ast.arg, default: ast.expr | None) -> str:
+    if argument.annotation is None:
+        return argument.arg if default is None else f"{argument.arg}={ast.unparse(default)}"
+    text = f"{argument.arg}: {ast.unparse(argument.annotation)}"
+    return text if default is None else f"{text} = {ast.unparse(default)}"
 
 
 def _feature_spec(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> FeatureSpec | None:

@@ -1,0 +1,225 @@
+"""``torchbricks demo``: train a three-task model on generated shapes, evaluate it and write its outputs.
+
+Tasks (from the registered task factories): multi-label classification (which shapes are in the
+image), semantic segmentation (background + 3 shapes) and point detection (shape centres). Everything
+runs on the CPU with generated data; the output folder gets the saved model, PNG visualizations, the
+Mermaid graph, an ONNX file checked with onnxruntime, and ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bag_of_bricks.demo.shapes import CLASS_NAMES, SHAPE_NAMES, make_shapes_batch
+
+DEMO_CONFIG: dict[str, Any] = {
+    "image": "images",
+    "preprocessor": {"name": "normalize", "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
+    "backbone": {"name": "resnet18"},
+    "neck": {"name": "upsampling", "out_channels": 64},
+    "tasks": {
+        "shapes": {
+            "task": "multilabel_classification",
+            "num_classes": len(SHAPE_NAMES),
+            "targets": "shape_present",
+            "class_names": list(SHAPE_NAMES),
+        },
+        "segmentation": {"task": "semantic_segmentation", "num_classes": len(CLASS_NAMES), "targets": "segmentation"},
+        "centres": {
+            "task": "point_detection",
+            "num_classes": len(SHAPE_NAMES),
+            "targets": "points",
+            "class_names": list(SHAPE_NAMES),
+        },
+    },
+    "loss_weighting": {"name": "fixed_weighting"},
+    "input_shape": [3, 64, 64],
+}
+
+TARGETS = {"shapes": ("exact_match", 0.95), "segmentation": ("mean_iou", 0.85), "centres": ("f1", 0.90)}
+
+
+@dataclass
+class DemoSettings:
+    """How much to train; the defaults fit the 3-minute budget on 2 CPU cores."""
+
+    train_images: int = 12_000
+    validation_images: int = 1_000
+    batch_size: int = 64
+    steps: int = 450
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    threads: int | None = None
+
+    @classmethod
+    def quick(cls) -> DemoSettings:
+        """A few seconds of training: checks that everything runs (used by the tests and CI)."""
+        return cls(train_images=256, validation_images=64, batch_size=32, steps=4)
+
+
+def run_demo(output: str | Path, settings: DemoSettings | None = None, show_progress: bool = True) -> dict[str, Any]:
+    """Train, evaluate and write the output folder; returns ``metrics.json``'s content."""
+    from torchbricks.model_config import build_model
+    from torchbricks.model_folder import save_model
+
+    settings = settings or DemoSettings()
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    torch.manual_seed(settings.seed)
+    started = time.perf_counter()
+    train_data = make_shapes_batch(settings.train_images, seed=settings.seed)
+    validation_data = make_shapes_batch(settings.validation_images, seed=settings.seed + 1)
+    model = build_model(DEMO_CONFIG)
+    generated = time.perf_counter()
+    train_seconds = train(model, train_data, settings, show_progress)
+    metrics = evaluate(model, validation_data, settings.batch_size)
+    save_model(model, output / "model", exist_ok=True)
+    write_visualizations(model, validation_data, output / "visualizations")
+    write_graph(model, output)
+    onnx_difference = write_onnx(model, validation_data, output / "model.onnx")
+    report = {
+        **metrics,
+        "_run": {
+            "train_seconds": round(train_seconds, 1),
+            "data_seconds": round(generated - started, 1),
+            "total_seconds": round(time.perf_counter() - started, 1),
+            "onnx_max_abs_difference": onnx_difference,
+            "settings": asdict(settings),
+        },
+    }
+    (output / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True))
+    return report
+
+
+def batches(
+    data: dict[str, torch.Tensor], batch_size: int, generator: torch.Generator
+) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless shuffled batches with random flips and 90° rotations (labels transformed to match)."""
+    count = len(data["images"])
+    while True:
+        order = torch.randperm(count, generator=generator)
+        for start in range(0, count - batch_size + 1, batch_size):
+            batch = {name: value[order[start : start + batch_size]] for name, value in data.items()}
+            yield augment(batch, int(torch.randint(0, 8, (1,), generator=generator)))
+
+
+def augment(batch: dict[str, torch.Tensor], variant: int) -> dict[str, torch.Tensor]:
+    """One of the 8 flips/rotations of the square images, applied to images, masks and points alike."""
+    images, masks, points = batch["images"], batch["segmentation"], batch["points"].clone()
+    size = images.shape[-1]
+    valid = points[..., 2] >= 0
+    if variant & 1:  # horizontal flip
+        images, masks = images.flip(-1), masks.flip(-1)
+        points[..., 0] = torch.where(valid, size - points[..., 0], points[..., 0])
+    if variant & 2:  # vertical flip
+        images, masks = images.flip(-2), masks.flip(-2)
+        points[..., 1] = torch.where(valid, size - points[..., 1], points[..., 1])
+    if variant & 4:  # transpose (swap x and y)
+        images, masks = images.transpose(-1, -2), masks.transpose(-1, -2)
+        points[..., [0, 1]] = points[..., [1, 0]]
+    return {**batch, "images": images.contiguous(), "segmentation": masks.contiguous(), "points": points}
+
+
+def train(model: torch.nn.Module, data: dict[str, torch.Tensor], settings: DemoSettings, show_progress: bool) -> float:
+    """AdamW with a one-cycle schedule for ``settings.steps`` steps; returns the seconds spent."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=settings.learning_rate, total_steps=settings.steps, pct_start=0.15
+    )
+    generator = torch.Generator().manual_seed(settings.seed)
+    stream = batches(data, settings.batch_size, generator)
+    model.train()
+    started = time.perf_counter()
+    columns = (
+        TextColumn("training"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} loss {task.fields[loss]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, disable=not show_progress) as progress:
+        task = progress.add_task("train", total=settings.steps, loss="-")
+        for step in range(settings.steps):
+            named_outputs = model(next(stream), groups="train")
+            loss = sum(model.extract_losses(named_outputs).values())
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError(f"The training loss became {loss.item()} at step {step}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            progress.update(task, advance=1, loss=f"{loss.item():.3f}")
+    model.reset_metrics()
+    return time.perf_counter() - started
+
+
+def evaluate(model: torch.nn.Module, data: dict[str, torch.Tensor], batch_size: int) -> dict[str, dict[str, float]]:
+    """Held-out metrics per task: ``{"task": {"metric": value}}``."""
+    model.eval()
+    model.reset_metrics()
+    count = len(data["images"])
+    with torch.no_grad():
+        for start in range(0, count, batch_size):
+            model({name: value[start : start + batch_size] for name, value in data.items()}, groups="test")
+    metrics: dict[str, dict[str, float]] = {}
+    for key, value in model.summarize(reset=True).items():
+        task, _, metric = key.partition("/")
+        metrics.setdefault(task, {})[metric] = round(float(value), 4)
+    return metrics
+
+
+def write_visualizations(
+    model: torch.nn.Module, data: dict[str, torch.Tensor], folder: Path, count: int = 8
+) -> list[Path]:
+    """PNG per task of the first ``count`` held-out images, predictions drawn by the tasks' visualizers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    with torch.no_grad():
+        outputs = model({"images": data["images"][:count]}, groups={"MODEL", "VISUALIZATION"})
+    written = []
+    for name, pictures in outputs.items():
+        if not name.endswith("/visualization"):
+            continue
+        from PIL import Image
+
+        width, height = pictures[0].size
+        sheet = Image.new("RGB", (width * len(pictures), height))
+        for index, picture in enumerate(pictures):
+            sheet.paste(picture, (index * width, 0))
+        sheet = sheet.resize((sheet.width * 4, sheet.height * 4), Image.NEAREST)
+        path = folder / f"{name.split('/')[0]}.png"
+        sheet.save(path)
+        written.append(path)
+    return written
+
+
+def write_graph(model: torch.nn.Module, folder: Path) -> Path:
+    """The model's Mermaid graph as a Markdown file."""
+    from torchbricks.graph_plotter import create_mermaid_dag_graph
+
+    path = folder / "graph.md"
+    path.write_text("```mermaid\n" + create_mermaid_dag_graph(model) + "```\n")
+    return path
+
+
+def write_onnx(model: torch.nn.Module, data: dict[str, torch.Tensor], path: Path) -> float:
+    """Export the inference graph to ONNX and return the largest difference to PyTorch in onnxruntime."""
+    from torchbricks.brick_collection_utils import export_bricks_as_onnx, onnx_max_abs_differences
+
+    example = {"images": data["images"][:2]}
+    export_bricks_as_onnx(path, model, example, dynamic_batch_size=True)
+    differences = onnx_max_abs_differences(path, model, {"images": data["images"][:5]})
+    return max(differences.values())

@@ -1,0 +1,90 @@
+"""torchmetrics metrics for point and box detection.
+
+A prediction matches a target of the same class within ``max_distance`` pixels (points) or IoU
+``>= iou_threshold`` (boxes); matching is greedy by score, one target per prediction. Padding rows
+(class ``-1``) are ignored.
+
+Example:
+    >>> import torch
+    >>> metric = PointDetectionF1(max_distance=4.0)
+    >>> predictions = torch.tensor([[[10.0, 10.0, 0.0, 0.9], [30.0, 30.0, 1.0, 0.8]]])
+    >>> targets = torch.tensor([[[11.0, 12.0, 0.0], [50.0, 50.0, 1.0]]])
+    >>> metric.update(predictions, targets)
+    >>> {name: round(float(value), 3) for name, value in metric.compute().items()}
+    {'f1': 0.5, 'precision': 0.5, 'recall': 0.5}
+"""
+
+from __future__ import annotations
+
+import torch
+from torchmetrics import Metric
+
+
+class _MatchingF1(Metric):
+    """Counts true positives, false positives and false negatives; computes F1, precision and recall."""
+
+    full_state_update = False
+    higher_is_better = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("true_positives", default=torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("false_positives", default=torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("false_negatives", default=torch.tensor(0.0), dist_reduce_fx="sum")
+
+    def _close(self, prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def update(self, predictions: torch.Tensor, targets: torch.Tensor) -> None:
+        """``predictions [B, P, D+2]`` (coordinates, class, score); ``targets [B, N, D+1]`` (coordinates, class)."""
+        predictions = predictions.detach().float().cpu()
+        targets = targets.detach().float().cpu()
+        for sample_predictions, sample_targets in zip(predictions, targets, strict=True):
+            sample_predictions = sample_predictions[sample_predictions[:, -2] >= 0]
+            sample_targets = sample_targets[sample_targets[:, -1] >= 0]
+            order = sample_predictions[:, -1].argsort(descending=True)
+            matched = torch.zeros(len(sample_targets), dtype=torch.bool)
+            hits = 0
+            for prediction in sample_predictions[order]:
+                candidates = (
+                    (~matched) & (sample_targets[:, -1] == prediction[-2]) & self._close(prediction, sample_targets)
+                )
+                if bool(candidates.any()):
+                    matched[candidates.nonzero()[0, 0]] = True
+                    hits += 1
+            self.true_positives += hits
+            self.false_positives += len(sample_predictions) - hits
+            self.false_negatives += len(sample_targets) - hits
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        true_positives = self.true_positives
+        precision = true_positives / (true_positives + self.false_positives).clamp(min=1)
+        recall = true_positives / (true_positives + self.false_negatives).clamp(min=1)
+        f1 = 2 * true_positives / (2 * true_positives + self.false_positives + self.false_negatives).clamp(min=1)
+        return {"f1": f1, "precision": precision, "recall": recall}
+
+
+class PointDetectionF1(_MatchingF1):
+    """F1 of detected points: same class and within ``max_distance`` pixels of a target point."""
+
+    def __init__(self, max_distance: float = 4.0) -> None:
+        super().__init__()
+        self.max_distance = max_distance
+
+    def _close(self, prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return (targets[:, :2] - prediction[:2]).norm(dim=1) <= self.max_distance
+
+
+class BoxDetectionF1(_MatchingF1):
+    """F1 of detected boxes ``(x1, y1, x2, y2)``: same class and IoU ``>= iou_threshold`` with a target box."""
+
+    def __init__(self, iou_threshold: float = 0.5) -> None:
+        super().__init__()
+        self.iou_threshold = iou_threshold
+
+    def _close(self, prediction: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        from torchvision.ops import box_iou
+
+        if len(targets) == 0:
+            return torch.zeros(0, dtype=torch.bool)
+        return box_iou(prediction[None, :4], targets[:, :4])[0] >= self.iou_threshold

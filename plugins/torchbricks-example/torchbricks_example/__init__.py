@@ -1,0 +1,7 @@
+"""torchbricks-example: a template brick pack (a neck, a head, a loss and a visualizer).
+
+The bricks are registered by the entry points in ``pyproject.toml``; nothing here registers them.
+
+Keep this file free of heavy imports (no ``torch``): listing bricks reads the modules' source
+without importing them, but finding a module imports its parent package, i.e. this file.
+"""

@@ -1,0 +1,93 @@
+"""The torchbricks plugin: every timm architecture that supports ``features_only`` as a backbone.
+
+Registered under the entry-point group ``torchbricks`` (``timm = "torchbricks_timm.plugin"``).
+Each architecture is the backbone ``torchbricks-timm:<architecture>`` (e.g.
+``torchbricks-timm:resnet18``), built by ``create_timm_backbone(<architecture>, ...)``.
+
+The hook is cheap: when the installed timm is the version recorded in the shipped data file
+(:mod:`torchbricks_timm.support`), it registers from that file and imports neither torch nor timm.
+Otherwise it imports timm for ``timm.list_models()`` and registers every architecture except those
+the data file records as unsupported; newer architectures are registered too, and building one that
+turns out not to support ``features_only`` raises an error naming it. Nothing is built here.
+
+Example:
+    >>> from torchbricks.registry import BrickRegistrar
+    >>> registrar = BrickRegistrar(pack="torchbricks-timm", version="0", plugin="torchbricks-timm:timm")
+    >>> torchbricks_register_bricks(registrar)
+    >>> entry = next(entry for entry in registrar.entries if entry.name == "resnet18")
+    >>> entry.qualified_name, entry.target, entry.interface.strides
+    ('torchbricks-timm:resnet18', 'torchbricks_timm.architectures:resnet18', (2, 4, 8, 16, 32))
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any
+
+from torchbricks.registry.entries import FeatureSpec
+from torchbricks.registry.hookspecs import hookimpl
+from torchbricks_timm.support import FeatureSupport, feature_names, installed_timm_version, load_feature_support
+
+if TYPE_CHECKING:
+    from torchbricks.registry.registrar import BrickRegistrar
+
+FACTORY_MODULE = "torchbricks_timm.architectures"
+"""Each backbone's factory is ``torchbricks_timm.architectures:<architecture>``."""
+
+SIGNATURE = (
+    "(pretrained: bool = False, out_indices: Sequence[int] | None = None, in_chans: int = 3, **timm_kwargs: Any)"
+)
+"""The signature of every factory (``create_timm_backbone`` with the architecture bound)."""
+
+
+@hookimpl
+def torchbricks_register_bricks(registrar: BrickRegistrar) -> None:
+    """Register one backbone per timm architecture that supports ``features_only``."""
+    support = load_feature_support()
+    installed = installed_timm_version()
+    if installed is None or installed == support.timm_version:
+        # timm not installed: list what the data file knows; building says to install timm.
+        summaries = {name: record.get("summary", "") for name, record in support.architectures.items()}
+        summaries.update(support.unchecked)
+        architectures = sorted(summaries)
+        interfaces = {name: _interface(support, name) for name in support.architectures}
+    else:
+        architectures, summaries = _from_timm(support)
+        interfaces = {}
+    for name in architectures:
+        registrar.add(
+            "backbones",
+            name,
+            f"{FACTORY_MODULE}:{name}",
+            summary=summaries.get(name) or f"timm {name}",
+            interface=interfaces.get(name),
+            signature=SIGNATURE,
+            requires=("timm",),
+        )
+
+
+def _interface(support: FeatureSupport, name: str) -> FeatureSpec | None:
+    record = support.architectures[name]
+    try:
+        strides = tuple(int(reduction) for reduction in record["reductions"])
+        return FeatureSpec(feature_names(strides), tuple(int(channel) for channel in record["channels"]), strides)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _from_timm(support: FeatureSupport) -> tuple[list[str], dict[str, str]]:
+    """Architectures and summaries of the installed timm (its version differs from the data file's)."""
+    import timm
+
+    summaries = {}
+    architectures = [name for name in timm.list_models() if name not in support.unsupported]
+    for name in architectures:
+        known = support.architectures.get(name, {}).get("summary") or support.unchecked.get(name)
+        summaries[name] = known or _docstring_summary(timm.models.model_entrypoint(name))
+    return architectures, summaries
+
+
+def _docstring_summary(function: Any) -> str:
+    doc = inspect.getdoc(function) or ""
+    lines = doc.strip().splitlines()
+    return lines[0].strip() if lines else ""

@@ -1,0 +1,370 @@
+"""The timm brick pack (plugins/torchbricks-timm), installed for real.
+
+The pack (editable) and timm are installed into a throwaway virtual environment that sees the
+project's environment through a ``.pth`` file, so the project's own environment is never changed.
+It is kept between runs in the temporary folder, keyed by this interpreter, the pack's
+``pyproject.toml`` and the timm version, and rebuilt when any of them changes. The tests add its
+site-packages to ``sys.path`` for the duration of this module (and run the command line in it), and
+build backbones through the registry with random weights: nothing is downloaded but the timm
+package. The module is skipped only when timm cannot be installed (no network).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import math
+import os
+import random
+import shutil
+import site
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+from torchbricks import registry
+
+ROOT = Path(__file__).resolve().parents[1]
+PACK_DIR = ROOT / "plugins" / "torchbricks-timm"
+DATA_FILE = PACK_DIR / "torchbricks_timm" / "feature_support.json"
+PACK = "torchbricks-timm"
+SAMPLE_SIZE = 20
+MAX_SAMPLE_PARAMS = 30_000_000
+MAX_INPUT_SIZE = 256
+SMALL_INPUT_SIZE = 64
+LIST_ARGUMENTS = ("list", "backbones", "--pack", PACK, "--json")
+NETWORK_FAILURES = (
+    "No matching distribution found",
+    "Could not find a version that satisfies",
+    "Failed to establish a new connection",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "Network is unreachable",
+    "ProxyError",
+    "Read timed out",
+    "ConnectTimeoutError",
+)
+
+
+def _recorded_timm_version() -> str | None:
+    try:
+        return json.loads(DATA_FILE.read_text(encoding="utf-8"))["timm_version"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@dataclass(frozen=True)
+class TimmEnvironment:
+    python: Path
+    site_packages: Path
+    timm_requirement: str
+
+
+def _environment_folder(requirement: str) -> Path:
+    explicit = os.environ.get("TORCHBRICKS_TIMM_TEST_VENV")
+    if explicit:
+        return Path(explicit)
+    digest = hashlib.sha256()
+    for part in (sys.executable, sys.version, (PACK_DIR / "pyproject.toml").read_text(encoding="utf-8"), requirement):
+        digest.update(part.encode() + b"\0")
+    return Path(tempfile.gettempdir()) / f"torchbricks-timm-test-{digest.hexdigest()[:12]}"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (so parallel test workers build the environment once)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_environment(folder: Path, requirement: str) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = _python_of(folder)
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    project_site_packages = sysconfig.get_paths()["purelib"]
+    # An import line, so the project's own .pth files (its editable install) are processed too.
+    Path(purelib, "_torchbricks_project_env.pth").write_text(
+        f"import site; site.addsitedir({project_site_packages!r})\n", encoding="utf-8"
+    )
+    command = [sys.executable, "-m", "pip", "--isolated", "--python", str(python), "install", "-q"]
+    command += ["--disable-pip-version-check", "-e", str(PACK_DIR), requirement]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        if any(failure in output for failure in NETWORK_FAILURES):
+            pytest.skip(f"timm cannot be installed (no network?): {output.strip().splitlines()[-1]}")
+        pytest.fail(f"installing the timm pack failed:\n{output}")
+    (folder / "ready.json").write_text(json.dumps({"requirement": requirement, "purelib": purelib}), encoding="utf-8")
+
+
+def _python_of(folder: Path) -> Path:
+    return folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+@pytest.fixture(scope="module")
+def timm_environment() -> TimmEnvironment:
+    """A throwaway virtual environment with the timm pack and timm installed (built once, then reused)."""
+    recorded = _recorded_timm_version()
+    requirement = f"timm=={recorded}" if recorded else "timm>=1.0"
+    folder = _environment_folder(requirement)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(folder.with_name(folder.name + ".lock")):
+        if not (folder / "ready.json").is_file() or not _python_of(folder).exists():
+            _build_environment(folder, requirement)
+    ready = json.loads((folder / "ready.json").read_text(encoding="utf-8"))
+    return TimmEnvironment(_python_of(folder), Path(ready["purelib"]), requirement)
+
+
+@pytest.fixture(scope="module")
+def timm_registry(timm_environment: TimmEnvironment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The registry of this process with the timm pack's environment on ``sys.path`` (restored afterwards)."""
+    saved_path = list(sys.path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TORCHBRICKS_CACHE_DIR", str(tmp_path_factory.mktemp("registry-cache")))
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        site.addsitedir(str(timm_environment.site_packages))
+        importlib.invalidate_caches()
+        registry.reload()
+        try:
+            yield
+        finally:
+            sys.path[:] = saved_path
+            importlib.invalidate_caches()
+    registry.reload()
+
+
+@pytest.fixture(scope="module")
+def timm_names(timm_registry: None) -> list[str]:
+    return [entry.name for entry in registry.list_bricks("backbones", pack=PACK)]
+
+
+def test_pack_registers_hundreds_of_timm_backbones(timm_names: list[str]) -> None:
+    assert len(timm_names) >= 500
+    assert {"resnet18", "convnext_atto", "efficientnet_b0", "vit_tiny_patch16_224"} <= set(timm_names)
+    entry = registry.get_entry("backbones", f"{PACK}:resnet18")
+    assert entry.target == "torchbricks_timm.architectures:resnet18"
+    assert entry.summary == "Constructs a ResNet-18 model."
+    assert "pretrained" in entry.signature
+    status = next(pack for pack in registry.plugins() if pack.name == PACK)
+    assert status.status == "ok", status.errors
+    assert status.hooks == ["torchbricks_register_bricks"]
+    assert status.bricks["backbones"] == len(timm_names)
+
+
+def test_unsupported_architectures_are_not_registered(timm_names: list[str]) -> None:
+    from torchbricks_timm.support import load_feature_support
+
+    support = load_feature_support()
+    assert not set(support.unsupported) & set(timm_names)
+    assert set(timm_names) == {*support.architectures, *support.unchecked}
+
+
+def test_registration_from_timm_matches_the_data_file(timm_registry: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With another timm version installed the hook asks timm; for the recorded version both agree."""
+    from torchbricks_timm import plugin
+
+    from torchbricks.registry import BrickRegistrar
+
+    def names_and_summaries() -> dict[str, str]:
+        registrar = BrickRegistrar(pack=PACK, version="0", plugin=f"{PACK}:timm")
+        plugin.torchbricks_register_bricks(registrar)
+        return {entry.name: entry.summary for entry in registrar.entries}
+
+    from_data_file = names_and_summaries()
+    monkeypatch.setattr(plugin, "installed_timm_version", lambda: "0.0.0-other")
+    assert names_and_summaries() == from_data_file
+
+
+_LIST_AND_REPORT_MODULES = """
+import json, sys
+from torchbricks.cli import main
+code = main(sys.argv[2:])
+with open(sys.argv[1], "w") as handle:
+    json.dump(sorted(sys.modules), handle)
+sys.exit(code)
+"""
+
+
+def _list_command(environment: TimmEnvironment, cache: Path, cwd: Path) -> tuple[list[dict], set[str]]:
+    """``torchbricks list backbones --pack torchbricks-timm --json`` in the pack's environment: entries, modules.
+
+    The modules are read from ``sys.modules`` afterwards (``-X importtime`` misses ``importlib.import_module``).
+    """
+    modules_file = cwd / "modules.json"
+    result = subprocess.run(
+        [str(environment.python), "-c", _LIST_AND_REPORT_MODULES, str(modules_file), *LIST_ARGUMENTS],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "TORCHBRICKS_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"},
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout), set(json.loads(modules_file.read_text(encoding="utf-8")))
+
+
+@pytest.mark.slow
+def test_listing_imports_neither_torch_nor_timm_once_cached(timm_environment: TimmEnvironment, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first, first_modules = _list_command(timm_environment, cache, tmp_path)
+    assert len(first) >= 500
+    assert list(cache.glob("plugins-*.json")), "the first listing should write the registry cache"
+    assert "torchbricks_timm.plugin" in first_modules
+    second, second_modules = _list_command(timm_environment, cache, tmp_path)
+    assert second == first
+    assert {"torch", "timm", "torchvision", "torchbricks_timm", "torchbricks_timm.plugin"}.isdisjoint(second_modules)
+    # With the timm version recorded in the data file installed, even the first listing skips torch and timm.
+    assert {"torch", "timm"}.isdisjoint(first_modules)
+
+
+def test_declared_interface_matches_meta_description_and_built_module(timm_registry: None) -> None:
+    for name in ("resnet18", "vit_tiny_patch16_224"):
+        entry = registry.get_entry("backbones", f"{PACK}:{name}")
+        declared = entry.interface
+        assert declared is not None
+        assert entry.load().describe_features() == declared
+    backbone = registry.create("backbones", f"{PACK}:resnet18")
+    assert backbone.feature_spec == registry.get_entry("backbones", f"{PACK}:resnet18").interface
+    assert backbone.feature_spec.names == ("c1", "c2", "c3", "c4", "c5")
+    vit = registry.get_entry("backbones", f"{PACK}:vit_tiny_patch16_224").interface
+    assert vit.names == ("c4_0", "c4_1", "c4_2")
+    assert vit.strides == (16, 16, 16)
+
+
+def test_out_indices_and_in_chans_pass_through(timm_registry: None) -> None:
+    backbone = registry.create("backbones", f"{PACK}:resnet18", out_indices=(2, 4), in_chans=1)
+    assert backbone.feature_spec.names == ("c3", "c5")
+    assert backbone.feature_spec.channels == (128, 512)
+    features = backbone(torch.rand(1, 1, 64, 64))
+    assert [tuple(feature.shape) for feature in features] == [(1, 128, 8, 8), (1, 512, 2, 2)]
+    describe = registry.get("backbones", f"{PACK}:resnet18").describe_features
+    assert describe(out_indices=(2, 4)) == backbone.feature_spec
+
+
+def test_pretrained_passes_through_to_timm_without_download(timm_registry: None, tmp_path: Path) -> None:
+    """``pretrained=True`` makes timm load weights; a local file stands in for the hub (no network)."""
+    import timm
+    from safetensors.torch import save_file
+
+    classifier = timm.create_model("resnet18", pretrained=False)
+    with torch.no_grad():
+        for parameter in classifier.parameters():
+            parameter.fill_(0.25)
+    weights = tmp_path / "resnet18.safetensors"
+    save_file({key: value.contiguous() for key, value in classifier.state_dict().items()}, str(weights))
+
+    backbone = registry.create(
+        "backbones", f"{PACK}:resnet18", pretrained=True, pretrained_cfg_overlay={"file": str(weights)}
+    )
+    assert backbone.pretrained is True
+    assert torch.equal(backbone.model.conv1.weight, torch.full_like(backbone.model.conv1.weight, 0.25))
+    assert not torch.equal(
+        registry.create("backbones", f"{PACK}:resnet18").model.conv1.weight, backbone.model.conv1.weight
+    )
+    missing = tmp_path / "missing.safetensors"
+    with pytest.raises(FileNotFoundError, match=r"missing\.safetensors"):
+        registry.create("backbones", f"{PACK}:resnet18", pretrained=True, pretrained_cfg_overlay={"file": str(missing)})
+
+
+def test_errors_name_the_architecture(timm_registry: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import timm
+    from torchbricks_timm import FeaturesOnlyNotSupportedError, create_timm_backbone
+
+    with pytest.raises(ValueError, match=r"Unknown timm architecture 'resnet_18'.*'resnet18'"):
+        create_timm_backbone("resnet_18")
+
+    # An architecture newer than the data file that turns out not to support features_only
+    # (timm raises RuntimeError('features_only not implemented for ...') for those).
+    def create_model(model_name: str, **kwargs: object) -> None:
+        raise RuntimeError(f"features_only not implemented for {model_name} models")
+
+    monkeypatch.setattr(timm, "create_model", create_model)
+    with pytest.raises(FeaturesOnlyNotSupportedError, match=r"timm architecture 'resnet18' does not support"):
+        registry.create("backbones", f"{PACK}:resnet18")
+
+
+def _accepted_input_size(name: str, record: dict) -> int | None:
+    """The input size to test ``name`` with: 64, else its default size when small; checked on the meta device."""
+    sizes = [SMALL_INPUT_SIZE]
+    default = int(record["input_size"][-1])
+    if default != SMALL_INPUT_SIZE and default <= MAX_INPUT_SIZE:
+        sizes.append(default)
+    for size in sizes:
+        try:
+            with torch.device("meta"), torch.no_grad():
+                backbone = registry.create("backbones", f"{PACK}:{name}")
+                backbone.eval()
+                backbone(torch.empty(1, 3, size, size))
+        except Exception:
+            continue
+        return size
+    return None
+
+
+def _seeded_sample(names: list[str], count: int) -> list[tuple[str, int]]:
+    """``count`` architectures in ``random.Random(0).sample`` order: small models that accept a small input."""
+    from torchbricks_timm.support import load_feature_support
+
+    architectures = load_feature_support().architectures
+    chosen = []
+    for name in random.Random(0).sample(sorted(names), len(names)):
+        record = architectures.get(name)
+        if record is None or record["num_params"] > MAX_SAMPLE_PARAMS:
+            continue
+        size = _accepted_input_size(name, record)
+        if size is not None:
+            chosen.append((name, size))
+            if len(chosen) == count:
+                break
+    return chosen
+
+
+@pytest.mark.slow
+def test_sampled_backbones_run_and_match_their_feature_spec(timm_names: list[str]) -> None:
+    sample = _seeded_sample(timm_names, SAMPLE_SIZE)
+    assert len(sample) == SAMPLE_SIZE
+    problems = []
+    for name, size in sample:
+        torch.manual_seed(0)
+        backbone = registry.create("backbones", f"{PACK}:{name}").eval()
+        with torch.no_grad():
+            features = backbone(torch.rand(1, 3, size, size))
+        spec = backbone.feature_spec
+        assert isinstance(features, tuple), name
+        if spec != registry.get_entry("backbones", f"{PACK}:{name}").interface:
+            problems.append(f"{name}: built spec {spec} differs from the declared interface")
+        channels = tuple(feature.shape[1] for feature in features)
+        if channels != spec.channels:
+            problems.append(f"{name} at {size}px: channels {channels}, declared {spec.channels}")
+        for feature, stride in zip(features, spec.strides, strict=True):
+            height, width = feature.shape[-2:]
+            expected = (math.floor(size / stride), math.ceil(size / stride))
+            if height not in expected or width not in expected:
+                problems.append(f"{name} at {size}px: output {height}x{width} for declared stride {stride}")
+    assert not problems, "\n".join(problems)
