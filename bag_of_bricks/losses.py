@@ -76,7 +76,7 @@ def binary_focal_loss(
 
 
 class FocalLoss(nn.Module):
-    """Multi-class focal loss (Lin et al.) on logits ``[B, K, ...]``; targets ``-1`` or ``255`` are skipped."""
+    """Multi-class focal loss (Lin et al.) on logits ``[B, K, ...]``; targets equal to ``ignore_index`` are skipped."""
 
     def __init__(self, gamma: float = 2.0, ignore_index: int = IGNORE_CLASS) -> None:
         super().__init__()

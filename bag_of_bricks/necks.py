@@ -33,6 +33,7 @@ class UpsamplingNeck(nn.Module):
     def __init__(self, in_channels: Sequence[int], in_strides: Sequence[int], out_channels: int = 64) -> None:
         super().__init__()
         _check_levels(in_channels, in_strides)
+        self.in_channels, self.in_strides = tuple(in_channels), tuple(in_strides)
         self.laterals = nn.ModuleList(nn.Conv2d(channels, out_channels, kernel_size=1) for channels in in_channels)
         self.refine = nn.Sequential(
             nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False),
@@ -60,6 +61,7 @@ class FeaturePyramid(nn.Module):
         from torchvision.ops import FeaturePyramidNetwork
 
         _check_levels(in_channels, in_strides)
+        self.in_channels, self.in_strides = tuple(in_channels), tuple(in_strides)
         self.fpn = FeaturePyramidNetwork(list(in_channels), out_channels)
         levels = [stride.bit_length() - 1 for stride in in_strides]
         self.feature_spec = FeatureSpec(
@@ -77,6 +79,7 @@ class GlobalPooling(nn.Module):
     def __init__(self, in_channels: Sequence[int], in_strides: Sequence[int]) -> None:
         super().__init__()
         _check_levels(in_channels, in_strides)
+        self.in_channels, self.in_strides = tuple(in_channels), tuple(in_strides)
         self.feature_spec = FeatureSpec(("pooled",), (in_channels[-1],), (0,))
 
     def forward(self, *features: torch.Tensor) -> torch.Tensor:

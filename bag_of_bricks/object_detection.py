@@ -69,6 +69,7 @@ def decode_boxes(
     from torchvision.ops import batched_nms
 
     scores = heatmap_logits.sigmoid()
+    scores = scores * (scores == functional.max_pool2d(scores, kernel_size=3, stride=1, padding=1))  # peaks only
     batch, classes, height, width = scores.shape
     count = min(max_boxes, classes * height * width)
     top_scores, top_indices = scores.flatten(1).topk(count, dim=1)
@@ -111,11 +112,11 @@ class BoxDetectionLoss(nn.Module):
         self, heatmap_logits: torch.Tensor, regression: torch.Tensor, target_boxes: torch.Tensor
     ) -> torch.Tensor:
         if heatmap_logits.shape[0] == 0:
-            return heatmap_logits.sum() * 0.0
+            return heatmap_logits.sum() * 0.0 + regression.sum() * 0.0
         size = (heatmap_logits.shape[-2], heatmap_logits.shape[-1])
         centres_xy = (target_boxes[..., :2] + target_boxes[..., 2:4]) / 2
         points = torch.cat([centres_xy, target_boxes[..., 4:5]], dim=-1)
-        heatmaps, offsets, centres = render_heatmaps(points, self.num_classes, size, self.stride, self.sigma)
+        heatmaps, _, _ = render_heatmaps(points, self.num_classes, size, self.stride, self.sigma)
         loss = centre_focal_loss(heatmap_logits.float(), heatmaps)
         valid = target_boxes[..., 4] >= 0
         if bool(valid.any()):
@@ -135,5 +136,4 @@ class BoxDetectionLoss(nn.Module):
                 dim=1,
             )
             loss = loss + self.regression_weight * functional.l1_loss(predicted, target)
-        del offsets, centres
         return loss

@@ -150,7 +150,7 @@ class PointDetectionLoss(nn.Module):
 
     def forward(self, heatmap_logits: torch.Tensor, offsets: torch.Tensor, target_points: torch.Tensor) -> torch.Tensor:
         if heatmap_logits.shape[0] == 0:
-            return heatmap_logits.sum() * 0.0
+            return heatmap_logits.sum() * 0.0 + offsets.sum() * 0.0
         size = (heatmap_logits.shape[-2], heatmap_logits.shape[-1])
         heatmaps, target_offsets, centres = render_heatmaps(
             target_points, self.num_classes, size, self.stride, self.sigma

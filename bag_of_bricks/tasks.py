@@ -69,16 +69,26 @@ class SelectLabelled(nn.Module):
         return tuple(tensor[keep] for tensor in tensors)
 
 
+class SelectLabelledRows(nn.Module):
+    """Keeps the samples whose targets (the last input) have no ignore value (``-1``) in any label."""
+
+    def forward(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        keep = (tensors[-1] >= 0).all(dim=1)
+        return tuple(tensor[keep] for tensor in tensors)
+
+
 def _loss_and_metric_inputs(
     bricks: Bricks, labelled: str | None, predictions: Sequence[str], targets: str
 ) -> tuple[list[str], str]:
     """Add a selection brick when ``labelled`` is given; return the names losses and metrics should read."""
     if labelled is None:
         return list(predictions), targets
-    names = [*predictions, targets]
-    selected = [f"./labelled/{name.removeprefix('./')}" for name in names]
-    bricks["select"] = BrickTrainable(SelectLabelled(), [labelled, *names], selected, groups={LOSS, METRIC})
-    return selected[:-1], selected[-1]
+    selected = [f"./labelled/{name.removeprefix('./')}" for name in predictions]
+    selected_target = "./labelled/target"
+    bricks["select"] = BrickTrainable(
+        SelectLabelled(), [labelled, *predictions, targets], [*selected, selected_target], groups={LOSS, METRIC}
+    )
+    return selected, selected_target
 
 
 def _visualizer(drawer: Any, image: str, prediction: str) -> BrickPerImageVisualization:
@@ -148,6 +158,13 @@ def multilabel_classification(
         )
     }
     (logits, present), target = _loss_and_metric_inputs(bricks, labelled, ["./logits", "./present"], targets)
+    bricks["select_rows"] = BrickTrainable(
+        SelectLabelledRows(),
+        [logits, present, target],
+        ["./rows/logits", "./rows/present", "./rows/target"],
+        groups={LOSS, METRIC},
+    )
+    logits, present, target = "./rows/logits", "./rows/present", "./rows/target"
     bricks["loss"] = BrickLoss(MultiLabelLoss(gamma=focal_gamma), [logits, target], ["./loss"])
     bricks["metrics"] = BrickMetrics(
         {

@@ -3,10 +3,10 @@
 A small CNN (conv + ReLU blocks, pooling and a linear head; 17 bricks in nested collections) on a batch
 of 8 images 3x32x32, one CPU thread, ``torch.no_grad()``. Both are compiled with ``fullgraph=True``
 (default inductor backend), warmed up, then timed interleaved; eager timings are shown for scale.
-``torch._dynamo.explain`` reports the graphs and graph breaks of the collection. Two diagnostic variants
-(no target) separate the cost of the collection's semantics (it returns every named tensor) from its
-tracing: the hand-written module returning all intermediates, and the collection compiled inside a
-module that returns only the logits.
+``torch._dynamo.explain`` reports the graphs and graph breaks of the collection. Two like-for-like
+comparisons, each with a target: the collection asked for its logits only (``outputs=["head/logits"]``)
+against the hand-written module returning the logits, and the collection returning every named tensor
+(its default) against the hand-written module returning the same intermediates.
 
 Run: ``.venv/bin/python benchmarks/bench_compile.py [--check] [--quick]``
 """
@@ -105,7 +105,7 @@ class HandAllOutputs(nn.Module):
 
 
 class CollectionOneOutput(nn.Module):
-    """Diagnostic: the collection called inside the compiled module, which returns only one of its outputs."""
+    """Calls the collection with ``outputs=[output]``, the way a user asks a compiled collection for one tensor."""
 
     def __init__(self, collection: BrickCollection, output: str) -> None:
         super().__init__()
@@ -114,7 +114,7 @@ class CollectionOneOutput(nn.Module):
 
     def forward(self, named_inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Run the collection; return the one output."""
-        return self.collection(named_inputs)[self.output]
+        return self.collection(named_inputs, outputs=(self.output,))[self.output]
 
 
 def compile_and_warm_up(name: str, module: nn.Module, argument: Any) -> tuple[Callable[[Any], Any], float]:
@@ -173,11 +173,9 @@ def main() -> int:
         compiled_collection, collection_seconds = compile_and_warm_up(
             f"collection ({n_bricks} bricks)", collection, named
         )
-        compiled_hand_all, _ = compile_and_warm_up(
-            "hand-written, all outputs (diagnostic)", HandAllOutputs(hand), image
-        )
+        compiled_hand_all, _ = compile_and_warm_up("hand-written, all outputs", HandAllOutputs(hand), image)
         compiled_one, _ = compile_and_warm_up(
-            "collection, one output (diagnostic)", CollectionOneOutput(collection, output), named
+            f"collection, outputs=[{output!r}]", CollectionOneOutput(collection, output), named
         )
         expected = hand(image)
         for label, got in (
@@ -193,8 +191,8 @@ def main() -> int:
             "eager collection": lambda: collection(named),
             "compiled hand": lambda: compiled_hand(image),
             "compiled collection": lambda: compiled_collection(named),
-            "compiled hand, all outputs (diagnostic)": lambda: compiled_hand_all(image),
-            f"compiled collection, only {output} (diagnostic)": lambda: compiled_one(named),
+            "compiled hand, all outputs": lambda: compiled_hand_all(image),
+            f"compiled collection, outputs=[{output!r}]": lambda: compiled_one(named),
         }
         timings = time_side_by_side(
             variants,
@@ -207,6 +205,8 @@ def main() -> int:
     rows = []
     for name, timing in timings.items():
         baseline = "eager hand" if name.startswith("eager") else "compiled hand"
+        if name == "compiled collection":
+            baseline = "compiled hand, all outputs"
         reference = timings[baseline]
         rows.append(
             [
@@ -226,19 +226,29 @@ def main() -> int:
     console.print(
         f"compile time (first call, wall clock): hand {hand_seconds:.1f} s, collection {collection_seconds:.1f} s"
     )
+    console.print(
+        "'compiled collection' returns every named tensor (the default), so it is compared with the hand-written "
+        f"module returning the same intermediates; 'outputs=[{output!r}]' returns one tensor, like the plain "
+        "hand-written module, so inductor may reuse the other buffers. Page faults/call counts fresh memory mapped "
+        "in per forward (glibc hands large freed blocks back to the OS)."
+    )
     console.print()
 
-    hand_compiled, collection_compiled = timings["compiled hand"].median, timings["compiled collection"].median
-    ratio = collection_compiled / hand_compiled
-    targets.append(
-        Target(
-            "compiled collection vs compiled hand-written",
-            ratio <= TARGET_RATIO,
-            f"ratio {ratio:.3f} ({collection_compiled * 1e3:.3f} ms)",
-            f"≤ {TARGET_RATIO:.2f}",
-            f"baseline: compiled hand-written {hand_compiled * 1e3:.3f} ms",
-        )
+    comparisons = (
+        (f"compiled collection, outputs=[{output!r}]", "compiled hand", "compiled collection (one output) vs hand"),
+        ("compiled collection", "compiled hand, all outputs", "compiled collection (all outputs) vs hand (same)"),
     )
+    for variant, baseline, label in comparisons:
+        ratio = timings[variant].median / timings[baseline].median
+        targets.append(
+            Target(
+                label,
+                ratio <= TARGET_RATIO,
+                f"ratio {ratio:.3f} ({timings[variant].median * 1e3:.3f} ms)",
+                f"≤ {TARGET_RATIO:.2f}",
+                f"baseline: {baseline} {timings[baseline].median * 1e3:.3f} ms",
+            )
+        )
     return report_targets(targets, check=args.check)
 
 

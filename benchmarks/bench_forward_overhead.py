@@ -4,7 +4,8 @@ Tiny modules (``nn.Conv2d(4, 4, 1)`` and ``nn.Linear(4, 4)`` on a 1x4x4x4 tensor
 ``torch.no_grad()``. For each topology (a chain, and a branching DAG of nested collections) and each
 brick count, the hand-written module, the collection (all groups, ``groups={"MODEL"}``,
 ``groups=Stage.INFERENCE``) and a dict-passing reference implementation run interleaved; medians of
-the per-forward times are compared.
+the per-forward times are compared. A chain of ``nn.Identity`` bricks is measured as a diagnostic
+(no target): there the per-brick dispatch cost shows alone.
 
 Run: ``.venv/bin/python benchmarks/bench_forward_overhead.py [--check] [--quick]``
 """
@@ -90,7 +91,7 @@ class HandBranching(nn.Module):
 class DictBrick(nn.Module):
     """REFERENCE IMPLEMENTATION, not torchbricks: a brick that takes the dict of all data and returns a dict.
 
-    This is the naive design of torchbricks 0.4.x (minus its runtime type checking): per call the brick
+    This is the naive design of torchbricks 0.4.x (without any runtime type checking): per call the brick
     checks its groups, gathers its inputs into a list, calls the model and wraps the outputs in a new dict.
     """
 

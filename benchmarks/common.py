@@ -35,14 +35,6 @@ class Timing:
         """Median seconds per call over the repeats."""
         return statistics.median(self.samples)
 
-    @property
-    def spread(self) -> float:
-        """Interquartile range relative to the median (a noise indicator)."""
-        if len(self.samples) < 4:
-            return 0.0
-        quartiles = statistics.quantiles(self.samples, n=4)
-        return (quartiles[2] - quartiles[0]) / self.median
-
 
 CLOCKS: dict[str, Callable[[], int]] = {"cpu": time.thread_time_ns, "wall": time.perf_counter_ns}
 """``cpu``: this thread's CPU time, blind to time spent descheduled while other processes run (the
@@ -137,17 +129,6 @@ def time_repeated(function: Callable[[], object], *, repeats: int, clock: str = 
         function()
         timing.samples.append((read() - start) * 1e-9)
     return timing
-
-
-def format_seconds(seconds: float) -> str:
-    """A duration with a fitting unit (ns, µs, ms or s)."""
-    if seconds < 1e-6:
-        return f"{seconds * 1e9:.0f} ns"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.2f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:

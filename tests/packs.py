@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -195,11 +196,23 @@ FIXTURE_PACKS: dict[str, PackSource] = {
                     def plain_loss(weight: float = 1.0) -> dict:
                         """A loss without optional dependencies."""
                         return {"weight": weight}
+
+
+                    class PlainMetric:
+                        """A metric class without optional dependencies.
+
+                        Args:
+                            threshold: decision threshold.
+                        """
+
+                        def __init__(self, threshold: float = 0.5, *, name: str = "plain") -> None:
+                            self.threshold = threshold
                 ''',
             },
             entry_points={
                 "torchbricks.heads": {"fancy_head": "tbfixture_optional.fancy:fancy_head [fancy]"},
                 "torchbricks.losses": {"plain_loss": "tbfixture_optional.plain:plain_loss"},
+                "torchbricks.metrics": {"plain_metric": "tbfixture_optional.plain:PlainMetric"},
             },
             optional_dependencies={"fancy": ["tbfixture-not-installed-fancy-lib"]},
         ),
@@ -327,6 +340,8 @@ class Environment:
 
     def install(self, *folders: Path) -> None:
         """``pip install`` pack folders (built with hatchling; no index, no dependencies)."""
+        if importlib.util.find_spec("hatchling") is None:
+            pytest.fail("The pack tests build packs with hatchling, offline: `pip install hatchling` first")
         self._pip(
             "install", "--no-deps", "--no-index", "--no-build-isolation", "--ignore-installed", *map(str, folders)
         )

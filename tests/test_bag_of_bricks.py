@@ -3,7 +3,11 @@ and visualizers, each checked on small hand-made cases."""
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -67,7 +71,7 @@ def assert_outputs_match_spec(outputs: tuple[torch.Tensor, ...], spec: FeatureSp
         assert output.shape == (1, channels, size // stride, size // stride)
 
 
-# -- preprocessors ---------------------------------------------------------------------------------------
+# -- preprocessors -------------------------------------------------------------------------------------------
 
 
 def test_preprocessor_scales_uint8_to_unit_range_then_normalises() -> None:
@@ -112,7 +116,7 @@ def test_normalize_is_the_registered_preprocessor() -> None:
     assert registry.get("preprocessors", "normalize") is normalize
 
 
-# -- backbones --------------------------------------------------------------------------------------------
+# -- backbones -----------------------------------------------------------------------------------------------
 
 
 def test_every_torchvision_family_is_registered() -> None:
@@ -136,6 +140,24 @@ def test_backbone_declared_interface_matches_real_outputs(name: str) -> None:
     with torch.no_grad():
         outputs = backbone(seeded(1, 3, SIZE, SIZE))
     assert_outputs_match_spec(outputs, declared)
+
+
+def test_backbone_interfaces_are_known_without_importing_the_backbones() -> None:
+    script = (
+        "import json, sys\n"
+        "from torchbricks import registry\n"
+        "entries = registry.list_bricks('backbones', pack='torchbricks')\n"
+        "interfaces = {entry.name: entry.interface.to_dict() for entry in entries}\n"
+        "print(json.dumps({'interfaces': interfaces, 'imported': 'bag_of_bricks.backbones' in sys.modules}))\n"
+    )
+    environment = {**os.environ, "TORCHBRICKS_NO_CACHE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=environment, timeout=120
+    )
+    listed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert listed["imported"] is False
+    for name, interface in listed["interfaces"].items():
+        assert FeatureSpec.from_dict(interface) == getattr(backbones, name).feature_spec, name
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small"])
@@ -228,7 +250,7 @@ def test_resnet_to_brick_is_trainable() -> None:
     assert "MODEL" in brick.groups
 
 
-# -- necks -----------------------------------------------------------------------------------------------
+# -- necks ---------------------------------------------------------------------------------------------------
 
 RESNET18_SPEC = backbones.resnet18.feature_spec
 
@@ -293,7 +315,7 @@ def test_necks_reject_inconsistent_levels(factory, in_channels: tuple, in_stride
         factory(in_channels=in_channels, in_strides=in_strides)
 
 
-# -- heads -----------------------------------------------------------------------------------------------
+# -- heads ---------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("features", [seeded(2, 8, 4, 4), seeded(2, 8)])
@@ -373,7 +395,7 @@ def test_heads_are_registered() -> None:
     assert registry.get("heads", "box_detection_head") is Box
 
 
-# -- losses ----------------------------------------------------------------------------------------------
+# -- losses --------------------------------------------------------------------------------------------------
 
 
 def assert_zero_loss_that_backpropagates(loss: torch.Tensor, *inputs: torch.Tensor) -> None:
@@ -574,7 +596,7 @@ def test_point_detection_loss_ignores_padding_rows() -> None:
     torch.testing.assert_close(loss(heatmap, offsets, points), loss(heatmap, offsets, padded))
 
 
-# -- multi-task weighting --------------------------------------------------------------------------------
+# -- multi-task weighting ------------------------------------------------------------------------------------
 
 
 def test_fixed_weighting_is_the_weighted_sum() -> None:
@@ -620,7 +642,7 @@ def test_uncertainty_weighting_as_a_loss_brick_trains_its_parameters() -> None:
     model.extract_losses(outputs)["loss"].backward()
     optimizer.step()
     # the task with the larger loss gets a larger log-variance (a smaller weight)
-    assert float(weighting.log_variances[0]) > float(weighting.log_variances[1])
+    assert float(weighting.log_variances[0].detach()) > float(weighting.log_variances[1].detach())
 
 
 def test_loss_bricks_are_registered() -> None:
@@ -636,7 +658,7 @@ def test_loss_bricks_are_registered() -> None:
         assert registry.get("losses", name) is expected
 
 
-# -- decoding ↔ rendering ----------------------------------------------------------------------------------
+# -- decoding ↔ rendering ------------------------------------------------------------------------------------
 
 
 def test_render_heatmaps_marks_centres_and_offsets() -> None:
@@ -734,7 +756,7 @@ def test_decode_boxes_suppresses_overlapping_boxes_of_one_class_only() -> None:
     assert class0[:4].tolist() == pytest.approx([0.0, 0.0, 12.0, 12.0])
 
 
-# -- detection metrics -------------------------------------------------------------------------------------
+# -- detection metrics ---------------------------------------------------------------------------------------
 
 
 def point_metric(predictions: list, targets: list, max_distance: float = 4.0) -> dict[str, float]:
@@ -819,7 +841,7 @@ def test_detection_metrics_are_registered() -> None:
     assert registry.get("metrics", "box_detection_f1") is BoxDetectionF1
 
 
-# -- visualizers -------------------------------------------------------------------------------------------
+# -- visualizers ---------------------------------------------------------------------------------------------
 
 
 def black(size: int = 32) -> np.ndarray:

@@ -143,10 +143,16 @@ def test_info_shows_signature_docstring_origin_and_interface(full: packs.Environ
 
 
 def test_info_json_of_a_class_factory_and_a_hook_brick(full: packs.Environment) -> None:
-    loss = json.loads(full.cli("info", "losses", "torchbricks-example:example_focal_loss", "--json").stdout)
-    assert loss["signature"] == "(gamma: float = 2.0, reduction: str = 'mean') -> None"
-    assert loss["docstring"].startswith("Focal loss for multi-class logits")
-    assert loss["load_error"] is None
+    listed = json.loads(full.cli("list", "metrics", "--filter", "plain_metric", "--json").stdout)
+    assert listed[0]["signature"] == "(threshold: float = 0.5, *, name: str = 'plain') -> None"  # from the source
+    metric = json.loads(full.cli("info", "metrics", "tbfixture-optional:plain_metric", "--json").stdout)
+    assert metric["signature"] == "(threshold: float = 0.5, *, name: str = 'plain') -> None"  # from the class
+    assert (
+        metric["docstring"]
+        == "A metric class without optional dependencies.\n\nArgs:\n    threshold: decision threshold."
+    )
+    assert metric["summary"] == "A metric class without optional dependencies."
+    assert metric["load_error"] is None
     net = json.loads(full.cli("info", "backbone", "plugin_net_64", "--json").stdout)
     assert net["source"] == "hook"
     assert net["signature"] == "(*, width: int = 64, depth: int = 2) -> dict"

@@ -26,7 +26,7 @@ def test_quickstart_holds_exactly_two_commands() -> None:
     quickstart = README.read_text().split("## Quickstart", 1)[1].split("\n## ", 1)[0]
     commands = re.findall(r"```bash\n(.*?)```", quickstart, flags=re.DOTALL)
     assert len(commands) == 2
-    assert "examples/quickstart.py" in commands[0]
+    assert "torchbricks demo" in commands[0]
     assert "pytest" in commands[1]
 
 

@@ -267,7 +267,9 @@ def test_out_indices_and_in_chans_pass_through(timm_registry: None) -> None:
     assert describe(out_indices=(2, 4)) == backbone.feature_spec
 
 
-def test_pretrained_passes_through_to_timm_without_download(timm_registry: None, tmp_path: Path) -> None:
+def test_pretrained_passes_through_to_timm_without_download(
+    timm_registry: None, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """``pretrained=True`` makes timm load weights; a local file stands in for the hub (no network)."""
     import timm
     from safetensors.torch import save_file
@@ -288,8 +290,9 @@ def test_pretrained_passes_through_to_timm_without_download(timm_registry: None,
         registry.create("backbones", f"{PACK}:resnet18").model.conv1.weight, backbone.model.conv1.weight
     )
     missing = tmp_path / "missing.safetensors"
-    with pytest.raises(FileNotFoundError, match=r"missing\.safetensors"):
+    with pytest.raises(FileNotFoundError):  # timm looked for the file, not on the hub
         registry.create("backbones", f"{PACK}:resnet18", pretrained=True, pretrained_cfg_overlay={"file": str(missing)})
+    assert "missing.safetensors" in caplog.text
 
 
 def test_errors_name_the_architecture(timm_registry: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -309,37 +312,21 @@ def test_errors_name_the_architecture(timm_registry: None, monkeypatch: pytest.M
         registry.create("backbones", f"{PACK}:resnet18")
 
 
-def _accepted_input_size(name: str, record: dict) -> int | None:
-    """The input size to test ``name`` with: 64, else its default size when small; checked on the meta device."""
-    sizes = [SMALL_INPUT_SIZE]
-    default = int(record["input_size"][-1])
-    if default != SMALL_INPUT_SIZE and default <= MAX_INPUT_SIZE:
-        sizes.append(default)
-    for size in sizes:
-        try:
-            with torch.device("meta"), torch.no_grad():
-                backbone = registry.create("backbones", f"{PACK}:{name}")
-                backbone.eval()
-                backbone(torch.empty(1, 3, size, size))
-        except Exception:
-            continue
-        return size
-    return None
+def _input_size(backbone: torch.nn.Module, default_size: int) -> int:
+    """64, or the model's own input size when timm says it is fixed (ViTs, CrossViT: their strides hold only there)."""
+    return default_size if backbone.model.pretrained_cfg.get("fixed_input_size") else SMALL_INPUT_SIZE
 
 
-def _seeded_sample(names: list[str], count: int) -> list[tuple[str, int]]:
-    """``count`` architectures in ``random.Random(0).sample`` order: small models that accept a small input."""
+def _seeded_sample(names: list[str], count: int) -> list[str]:
+    """``count`` names in ``random.Random(0).sample`` order, keeping small models that can run at a small input size."""
     from torchbricks_timm.support import load_feature_support
 
     architectures = load_feature_support().architectures
     chosen = []
     for name in random.Random(0).sample(sorted(names), len(names)):
         record = architectures.get(name)
-        if record is None or record["num_params"] > MAX_SAMPLE_PARAMS:
-            continue
-        size = _accepted_input_size(name, record)
-        if size is not None:
-            chosen.append((name, size))
+        if record and record["num_params"] <= MAX_SAMPLE_PARAMS and record["input_size"][-1] <= MAX_INPUT_SIZE:
+            chosen.append(name)
             if len(chosen) == count:
                 break
     return chosen
@@ -347,14 +334,40 @@ def _seeded_sample(names: list[str], count: int) -> list[tuple[str, int]]:
 
 @pytest.mark.slow
 def test_sampled_backbones_run_and_match_their_feature_spec(timm_names: list[str]) -> None:
+    """Build and run a seeded sample through the registry; declared channels and strides match the outputs.
+
+    Each model runs at 64x64, or at its default input size (at most 256) when timm marks that size as fixed
+    or the model rejects 64x64.
+    """
+    from torchbricks_timm.support import load_feature_support
+
+    architectures = load_feature_support().architectures
     sample = _seeded_sample(timm_names, SAMPLE_SIZE)
     assert len(sample) == SAMPLE_SIZE
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny inputs: one thread is faster, and much faster on a busy machine
+    try:
+        problems = _run_sample(sample, architectures)
+    finally:
+        torch.set_num_threads(threads)
+    assert not problems, "\n".join(problems)
+
+
+def _run_sample(sample: list[str], architectures: dict[str, dict]) -> list[str]:
     problems = []
-    for name, size in sample:
+    for name in sample:
         torch.manual_seed(0)
         backbone = registry.create("backbones", f"{PACK}:{name}").eval()
+        default_size = int(architectures[name]["input_size"][-1])
+        size = _input_size(backbone, default_size)
         with torch.no_grad():
-            features = backbone(torch.rand(1, 3, size, size))
+            try:
+                features = backbone(torch.rand(1, 3, size, size))
+            except Exception:
+                if size == default_size:
+                    raise
+                size = default_size
+                features = backbone(torch.rand(1, 3, size, size))
         spec = backbone.feature_spec
         assert isinstance(features, tuple), name
         if spec != registry.get_entry("backbones", f"{PACK}:{name}").interface:
@@ -364,7 +377,30 @@ def test_sampled_backbones_run_and_match_their_feature_spec(timm_names: list[str
             problems.append(f"{name} at {size}px: channels {channels}, declared {spec.channels}")
         for feature, stride in zip(features, spec.strides, strict=True):
             height, width = feature.shape[-2:]
-            expected = (math.floor(size / stride), math.ceil(size / stride))
-            if height not in expected or width not in expected:
+            if not (_matches_stride(size, height, stride) and _matches_stride(size, width, stride)):
                 problems.append(f"{name} at {size}px: output {height}x{width} for declared stride {stride}")
-    assert not problems, "\n".join(problems)
+    return problems
+
+
+def _matches_stride(input_size: int, output_size: int, stride: int) -> bool:
+    """``output_size`` is ``input_size / stride``, rounded either way; within 10% for large maps.
+
+    Unpadded convolutions (Inception at 299, PiT at 224) lose a few border positions on large maps.
+    """
+    expected = input_size / stride
+    if math.floor(expected) <= output_size <= math.ceil(expected):
+        return True
+    return expected >= 8 and output_size <= math.ceil(expected) and expected - output_size <= 0.1 * expected
+
+
+def test_pack_doctests(timm_registry: None) -> None:
+    """The pack's docstring examples (its folder is not among the project's doctest paths)."""
+    import doctest
+
+    for module_name in ("support", "plugin", "backbone", "architectures", "__init__"):
+        module = importlib.import_module(
+            "torchbricks_timm" if module_name == "__init__" else f"torchbricks_timm.{module_name}"
+        )
+        results = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert results.failed == 0, f"{module.__name__}: {results.failed} doctest failure(s)"
+        assert results.attempted > 0, module.__name__

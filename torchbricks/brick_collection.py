@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +56,14 @@ class BrickCollection(nn.ModuleDict):
 
     # -- running -------------------------------------------------------------------------------------
 
-    def forward(self, named_inputs: Mapping[str, Any], groups: GroupsLike = None) -> dict[str, Any]:
+    def forward(
+        self, named_inputs: Mapping[str, Any], groups: GroupsLike = None, outputs: Sequence[str] | None = None
+    ) -> dict[str, Any]:
         """Run the bricks of ``groups`` (default: all) and return all named data, inputs included.
 
         ``groups`` may be a set of group names, one group name, a :class:`Stage` or a stage name
-        (``"train"``, ``"inference"``, ...).
+        (``"train"``, ``"inference"``, ...). ``outputs`` returns only those names: intermediates then
+        need not be kept, which lets ``torch.compile`` reuse their memory.
         """
         graph = self._graph
         if graph is None or self._graph_version != STRUCTURE.value:
@@ -72,7 +75,12 @@ class BrickCollection(nn.ModuleDict):
         data = dict(named_inputs)
         for step in plan.steps:
             step(data)
-        return data
+        if outputs is None:
+            return data
+        for name in outputs:
+            if name not in data:
+                raise plan.unknown_output_error(name, data)
+        return {name: data[name] for name in outputs}
 
     def extract_losses(self, named_outputs: Mapping[str, Any]) -> dict[str, Any]:
         """The loss outputs (of ``BrickLoss`` bricks and ``loss_output_names``) found in ``named_outputs``."""

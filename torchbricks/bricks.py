@@ -348,7 +348,13 @@ class BrickMetrics(BrickInterface):
     def make_runner(self) -> Callable[..., Any]:
         metrics = self.metrics
         if not self.return_metrics:
-            return metrics.update
+
+            def update_unless_empty(*args: Any, **kwargs: Any) -> None:
+                if any(isinstance(value, torch.Tensor) and value.dim() and not len(value) for value in args):
+                    return  # an empty batch (e.g. no labelled sample) leaves the metrics unchanged
+                metrics.update(*args, **kwargs)
+
+            return update_unless_empty
         names = self.metric_names()
 
         def update_and_return(*args: Any, **kwargs: Any) -> Any:

@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     packs.add_argument("--check", action="store_true", help="import every brick to find import errors (slow)")
     packs.add_argument("--pack", metavar="NAME", help="with --check: only this pack")
     _add_common(packs)
+
+    from torchbricks.cli_model import add_model_commands
+
+    add_model_commands(commands)
     return parser
 
 
@@ -64,12 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments.command is None:
         parser.print_help()
         return EXIT_USAGE
-    from torchbricks.errors import RegistryError
+    from torchbricks.cli_model import run_build, run_demo_command
+    from torchbricks.errors import TorchBricksError
 
-    handler = {"list": _list, "info": _info, "plugins": _plugins}[arguments.command]
+    handlers = {"list": _list, "info": _info, "plugins": _plugins, "build": run_build, "demo": run_demo_command}
     try:
-        return handler(arguments)
-    except RegistryError as error:
+        return handlers[arguments.command](arguments)
+    except TorchBricksError as error:
         print(f"torchbricks {arguments.command}: {error}", file=sys.stderr)
         return EXIT_NOT_FOUND
 

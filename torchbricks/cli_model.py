@@ -32,7 +32,8 @@ def run_build(arguments: argparse.Namespace) -> int:
     model = build_model(Path(arguments.config))
     config = model.config
     parameters = sum(parameter.numel() for parameter in model.parameters())
-    print(f"Built {len(list(model.named_bricks()))} bricks, {parameters:,} parameters, tasks: {', '.join(config['tasks'])}")
+    bricks = len(list(model.named_bricks()))
+    print(f"Built {bricks} bricks, {parameters:,} parameters, tasks: {', '.join(config['tasks'])}")
     print(f"Inference needs: {', '.join(model.required_inputs('inference'))}")
     print(f"Training needs: {', '.join(model.required_inputs('train'))}")
     if arguments.graph:
@@ -67,6 +68,8 @@ def run_demo_command(arguments: argparse.Namespace) -> int:
         mark = "ok" if value >= target else "below target"
         print(f"{task:>14} {metric:<12} {value:.3f}  (target {target:.2f}: {mark})")
     run = report["_run"]
-    print(f"Trained {run['train_seconds']} s; ONNX checked in onnxruntime (max |difference| "
-          f"{run['onnx_max_abs_difference']:.2e}); outputs in {arguments.output}/")
+    print(
+        f"Trained {run['train_seconds']} s; ONNX checked in onnxruntime (max |difference| "
+        f"{run['onnx_max_abs_difference']:.2e}); outputs in {arguments.output}/"
+    )
     return 0

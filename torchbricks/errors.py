@@ -49,6 +49,13 @@ class MissingInputsError(TorchBricksError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class UnknownOutputError(TorchBricksError, KeyError):
+    """``forward(..., outputs=[...])`` names data that the bricks run do not write."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
 class BrickOutputError(TorchBricksError, ValueError):
     """A brick's module returned a different number of values than the brick has output names."""
 

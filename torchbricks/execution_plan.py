@@ -33,6 +33,7 @@ from torchbricks.errors import (
     MissingInputsError,
     PossibleTypoWarning,
     UnknownGroupError,
+    UnknownOutputError,
 )
 from torchbricks.groups import STANDARD_GROUPS
 from torchbricks.names import PATH_SEPARATOR, join_path, resolve_name
@@ -88,6 +89,15 @@ class ExecutionPlan:
         groups = "all groups" if self.groups is None else "groups " + str(sorted(self.groups))
         return MissingInputsError(
             f"{len(missing)} named input(s) missing for {groups}:\n" + "\n".join(lines) + f"\nGot: {sorted(provided)}"
+        )
+
+    def unknown_output_error(self, name: str, named_data: Mapping[str, Any]) -> UnknownOutputError:
+        """The error for an ``outputs`` name that is neither an input nor written by the bricks run."""
+        available = [key for key in named_data if isinstance(key, str)]
+        groups = "all groups" if self.groups is None else "groups " + str(sorted(self.groups))
+        return UnknownOutputError(
+            f"Output '{name}' was asked for but is not written by the bricks of {groups} nor passed as an input."
+            f"{did_you_mean(name, available)}"
         )
 
 

@@ -1,9 +1,9 @@
 """Steps: the per-brick closures an execution plan runs.
 
 A step reads a brick's inputs from the dict of named data, calls the brick's runner and writes its
-outputs back. Steps are specialised when the plan is built (one input, one output, ...) so that the
-per-forward work is a dictionary read, a call and a dictionary write — no type checks, no list
-building. They are plain closures, which ``torch.compile`` traces without graph breaks.
+outputs back. Each step is one closure specialised when the plan is built (one input and one output,
+two inputs, ...) so that the per-forward work is dictionary reads, one call and dictionary writes —
+no type checks, no list building, no nested calls. ``torch.compile`` traces them without graph breaks.
 
 Example:
     >>> step = make_step(lambda x: x + 1, ("a",), None, ("b",), reads_all=False, brick_path="inc")
@@ -21,6 +21,7 @@ from typing import Any
 from torchbricks.errors import BrickOutputError
 
 Step = Callable[[dict[str, Any]], None]
+Data = dict[str, Any]
 
 
 def make_step(
@@ -42,55 +43,99 @@ def make_step(
         reads_all: pass the whole dict of named data (``"__all__"``) instead of ``inputs``.
         brick_path: used in error messages.
     """
-    call = _make_call(runner, inputs, keywords, reads_all)
-    return _make_write(call, outputs, brick_path)
+    if reads_all or keywords is not None or len(inputs) > 2:
+        return _general_step(runner, inputs, keywords, outputs, reads_all, brick_path)
+    if len(outputs) <= 1:
+        return _single_output_step(runner, inputs, outputs)
+    return _multiple_outputs_step(runner, inputs, outputs, brick_path)
 
 
-def _make_call(
-    runner: Callable[..., Any], inputs: tuple[str, ...], keywords: tuple[str, ...] | None, reads_all: bool
-) -> Callable[[dict[str, Any]], Any]:
-    if reads_all:
-        return lambda data: runner(dict(data))
-    if keywords is not None:
-        pairs = tuple(zip(keywords, inputs, strict=True))
-        return lambda data: runner(**{keyword: data[name] for keyword, name in pairs})
-    if len(inputs) == 0:
-        return lambda data: runner()
-    if len(inputs) == 1:
-        (first,) = inputs
-        return lambda data: runner(data[first])
-    if len(inputs) == 2:
-        first, second = inputs
-        return lambda data: runner(data[first], data[second])
-    return lambda data: runner(*[data[name] for name in inputs])
+def _single_output_step(runner: Callable[..., Any], inputs: tuple[str, ...], outputs: tuple[str, ...]) -> Step:
+    """Fast paths for 0-2 positional inputs and 0-1 outputs (most bricks)."""
+    if not outputs:
+        names = inputs
 
-
-def _make_write(call: Callable[[dict[str, Any]], Any], outputs: tuple[str, ...], brick_path: str) -> Step:
-    if len(outputs) == 0:
-
-        def step_without_outputs(data: dict[str, Any]) -> None:
-            call(data)
+        def step_without_outputs(data: Data) -> None:  # e.g. metric updates
+            runner(*[data[name] for name in names])
 
         return step_without_outputs
+    (output,) = outputs
+    if len(inputs) == 0:
 
-    if len(outputs) == 1:
-        (output,) = outputs
+        def step_no_input(data: Data) -> None:
+            data[output] = runner()
 
-        def step_with_one_output(data: dict[str, Any]) -> None:
-            data[output] = call(data)
+        return step_no_input
+    if len(inputs) == 1:
+        (first,) = inputs
 
-        return step_with_one_output
+        def step_one_input(data: Data) -> None:
+            data[output] = runner(data[first])
 
+        return step_one_input
+    first, second = inputs
+
+    def step_two_inputs(data: Data) -> None:
+        data[output] = runner(data[first], data[second])
+
+    return step_two_inputs
+
+
+def _multiple_outputs_step(
+    runner: Callable[..., Any], inputs: tuple[str, ...], outputs: tuple[str, ...], brick_path: str
+) -> Step:
     count = len(outputs)
+    if len(inputs) == 1:
+        (first,) = inputs
 
-    def step_with_outputs(data: dict[str, Any]) -> None:
-        result = call(data)
+        def step_one_input(data: Data) -> None:
+            result = runner(data[first])
+            if not isinstance(result, (tuple, list)) or len(result) != count:
+                raise wrong_output_count_error(brick_path, outputs, result)
+            for name, value in zip(outputs, result, strict=False):  # length checked above
+                data[name] = value
+
+        return step_one_input
+    arguments = inputs
+
+    def step_positional(data: Data) -> None:
+        result = runner(*[data[name] for name in arguments])
         if not isinstance(result, (tuple, list)) or len(result) != count:
             raise wrong_output_count_error(brick_path, outputs, result)
         for name, value in zip(outputs, result, strict=False):  # length checked above
             data[name] = value
 
-    return step_with_outputs
+    return step_positional
+
+
+def _general_step(
+    runner: Callable[..., Any],
+    inputs: tuple[str, ...],
+    keywords: tuple[str, ...] | None,
+    outputs: tuple[str, ...],
+    reads_all: bool,
+    brick_path: str,
+) -> Step:
+    """Any brick: ``__all__``, keyword inputs, three or more inputs; any number of outputs."""
+    pairs = tuple(zip(keywords, inputs, strict=True)) if keywords is not None else ()
+    count = len(outputs)
+
+    def step(data: Data) -> None:
+        if reads_all:
+            result = runner(dict(data))
+        elif keywords is not None:
+            result = runner(**{keyword: data[name] for keyword, name in pairs})
+        else:
+            result = runner(*[data[name] for name in inputs])
+        if count == 1:
+            data[outputs[0]] = result
+        elif count > 1:
+            if not isinstance(result, (tuple, list)) or len(result) != count:
+                raise wrong_output_count_error(brick_path, outputs, result)
+            for name, value in zip(outputs, result, strict=False):  # length checked above
+                data[name] = value
+
+    return step
 
 
 def wrong_output_count_error(brick_path: str, outputs: tuple[str, ...], result: Any) -> BrickOutputError:

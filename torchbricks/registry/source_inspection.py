@@ -1,8 +1,10 @@
 """Read a factory's summary, signature and declared features from its source file, without importing it.
 
 Listing bricks must not import torch or a pack's dependencies. For ``module:attr`` entry points this
-module finds the module's file (importing only its parent packages), parses it with :mod:`ast` and
-reads the top-level function or class ``attr``.
+module finds the module's file, parses it with :mod:`ast` and reads the top-level function or class
+``attr``. The file is found on ``sys.path`` without running anything; only modules that a path search
+cannot find (e.g. editable installs served by an import hook) fall back to ``importlib.util.find_spec``,
+which imports their parent packages.
 
 Example:
     >>> describe_target("torchbricks.registry.kinds:normalize_kind")[0]
@@ -14,7 +16,8 @@ from __future__ import annotations
 import ast
 import functools
 import importlib.util
-from importlib.machinery import ModuleSpec
+import sys
+from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
 
 from torchbricks.registry.entries import FeatureSpec
@@ -37,9 +40,9 @@ def describe_target(target: str) -> tuple[str, str, FeatureSpec | None]:
 def module_problem(module_name: str) -> str | None:
     """Why ``module_name`` cannot be imported, when that is known without running it; else ``None``.
 
-    Finding a module imports its parent packages (not the module itself). A module that does not
-    exist, or a parent package that fails to import, is a broken pack. A parent that lacks a
-    third-party module is not: ``create`` reports it as a missing dependency.
+    A module that does not exist, or a parent package that fails to import (when finding the module
+    needs importing it), is a broken pack. A parent that lacks a third-party module is not: ``create``
+    reports it as a missing dependency.
 
     Example:
         >>> module_problem("torchbricks.registry.kinds") is None
@@ -64,11 +67,41 @@ def clear_caches() -> None:
 
 @functools.lru_cache(maxsize=256)
 def _find_spec(module_name: str) -> tuple[ModuleSpec | None, Exception | None]:
-    """``importlib.util.find_spec`` that returns instead of raising: a pack's parent package may raise anything."""
+    """The module's spec, found without importing it or its parents where possible; never raises.
+
+    ``importlib.util.find_spec`` (the fallback) imports the parent packages, and a pack's parent
+    package may raise anything.
+    """
+    spec = _find_spec_on_path(module_name)
+    if spec is not None:
+        return spec, None
     try:
         return importlib.util.find_spec(module_name), None
     except Exception as error:
         return None, error
+
+
+def _find_spec_on_path(module_name: str) -> ModuleSpec | None:
+    """Search ``sys.path`` (and each package's ``__path__``) for the module without executing any package."""
+    search_path = None
+    spec = None
+    parts = module_name.split(".")
+    for index in range(len(parts)):
+        name = ".".join(parts[: index + 1])
+        module = sys.modules.get(name)
+        try:
+            if module is not None:  # already imported: its spec and __path__ are authoritative
+                spec = getattr(module, "__spec__", None)
+                locations = getattr(module, "__path__", None)
+            else:
+                spec = PathFinder.find_spec(name, search_path)
+                locations = spec.submodule_search_locations if spec is not None else None
+        except Exception:  # an unusual path entry or finder: let the fallback decide
+            return None
+        if spec is None or (index < len(parts) - 1 and locations is None):
+            return None
+        search_path = list(locations) if locations is not None else None
+    return spec
 
 
 @functools.lru_cache(maxsize=256)
@@ -91,7 +124,10 @@ def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> s
     """The signature as ``str(inspect.signature(...))`` would print it (``self`` dropped for classes)."""
     if isinstance(node, ast.ClassDef):
         init = next((item for item in node.body if isinstance(item, ast.FunctionDef) and item.name == "__init__"), None)
-        return "" if init is None else _arguments_text(init.args, drop_first=True)
+        if init is None:
+            return ""
+        returns = f" -> {ast.unparse(init.returns)}" if init.returns is not None else ""
+        return f"{_arguments_text(init.args, drop_first=True)}{returns}"
     returns = f" -> {ast.unparse(node.returns)}" if node.returns is not None else ""
     return f"{_arguments_text(node.args)}{returns}"
 

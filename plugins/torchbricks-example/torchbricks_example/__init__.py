@@ -2,6 +2,7 @@
 
 The bricks are registered by the entry points in ``pyproject.toml``; nothing here registers them.
 
-Keep this file free of heavy imports (no ``torch``): listing bricks reads the modules' source
-without importing them, but finding a module imports its parent package, i.e. this file.
+Keep this file free of heavy imports (no ``torch``): listing bricks reads the modules' source without
+importing anything, but this file runs whenever any brick of the pack is built, and some editable
+installs can only be searched by importing it.
 """

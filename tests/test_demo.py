@@ -1,0 +1,237 @@
+"""The shapes demo: the generated data set, its augmentation, and the whole demo end to end in its quick setting."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from bag_of_bricks.demo.run import DEMO_CONFIG, DemoSettings, augment, batches, evaluate, run_demo
+from bag_of_bricks.demo.shapes import CLASS_NAMES, MAX_SHAPES, SHAPE_NAMES, make_shapes_batch
+from torchbricks.brick_collection_utils import onnx_max_abs_differences
+from torchbricks.model_config import resolve_config
+from torchbricks.model_folder import CONFIG_FILE, WEIGHTS_FOLDER, load_model
+
+TASKS = ("shapes", "segmentation", "centres")
+MAX_RADIUS = 14
+
+
+# -- the generated shapes --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shapes() -> dict[str, torch.Tensor]:
+    return make_shapes_batch(16, seed=11)
+
+
+def valid_points(points: torch.Tensor) -> torch.Tensor:
+    return points[points[:, 2] >= 0]
+
+
+def test_shapes_batch_layout(shapes: dict[str, torch.Tensor]) -> None:
+    assert shapes["images"].shape == (16, 3, 64, 64)
+    assert shapes["images"].dtype == torch.uint8
+    assert shapes["shape_present"].shape == (16, len(SHAPE_NAMES))
+    assert shapes["segmentation"].shape == (16, 64, 64)
+    assert shapes["segmentation"].dtype == torch.int64
+    assert shapes["points"].shape == (16, MAX_SHAPES, 3)
+    assert ("background", *SHAPE_NAMES) == CLASS_NAMES
+
+
+def test_shapes_are_deterministic_per_seed() -> None:
+    first, second, other = make_shapes_batch(4, seed=5), make_shapes_batch(4, seed=5), make_shapes_batch(4, seed=6)
+    for name in first:
+        assert torch.equal(first[name], second[name]), name
+    assert not torch.equal(first["images"], other["images"])
+
+
+def test_shapes_image_size_and_radius_are_configurable() -> None:
+    batch = make_shapes_batch(3, seed=0, image_size=32, radius_range=(4, 8))
+    assert batch["images"].shape == (3, 3, 32, 32)
+    points = valid_points(batch["points"].reshape(-1, 3))
+    assert bool(((points[:, :2] >= 4) & (points[:, :2] <= 28)).all())
+
+
+def test_points_are_inside_the_image_and_padded_at_the_end(shapes: dict[str, torch.Tensor]) -> None:
+    for points in shapes["points"]:
+        valid = points[:, 2] >= 0
+        count = int(valid.sum())
+        assert 1 <= count <= MAX_SHAPES
+        assert bool(valid[:count].all())  # valid rows first, then padding
+        assert bool((points[count:] == -1).all())
+        kept = points[:count]
+        assert bool(((kept[:, :2] > 0) & (kept[:, :2] < 64)).all())
+        assert set(kept[:, 2].tolist()) <= {0.0, 1.0, 2.0}
+
+
+def test_labels_of_the_three_tasks_agree(shapes: dict[str, torch.Tensor]) -> None:
+    for present, mask, points in zip(shapes["shape_present"], shapes["segmentation"], shapes["points"], strict=True):
+        kinds = {int(kind) for kind in valid_points(points)[:, 2].tolist()}
+        assert present.tolist() == [1.0 if kind in kinds else 0.0 for kind in range(len(SHAPE_NAMES))]
+        assert set(mask.unique().tolist()) == {0} | {kind + 1 for kind in kinds}
+
+
+def test_every_shape_is_visible(shapes: dict[str, torch.Tensor]) -> None:
+    ys, xs = torch.meshgrid(torch.arange(64) + 0.5, torch.arange(64) + 0.5, indexing="ij")
+    for mask, points in zip(shapes["segmentation"], shapes["points"], strict=True):
+        kept = valid_points(points)
+        for x, y, kind in kept.tolist():
+            near = (xs - x) ** 2 + (ys - y) ** 2 <= MAX_RADIUS**2
+            assert int((mask[near] == int(kind) + 1).sum()) >= 5
+        x, y, kind = kept[-1].tolist()  # the last shape is drawn on top: its centre shows its class
+        assert int(mask[math.floor(y), math.floor(x)]) == int(kind) + 1
+
+
+def test_shapes_differ_from_their_background(shapes: dict[str, torch.Tensor]) -> None:
+    images = shapes["images"].float()
+    for image, mask in zip(images, shapes["segmentation"], strict=True):
+        background = image[:, mask == 0].mean(dim=1)
+        for kind in mask.unique().tolist():
+            if kind:
+                shape_colour = image[:, mask == kind].mean(dim=1)
+                assert float((shape_colour - background).norm()) > 30
+
+
+# -- augmentation ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", range(8))
+def test_augment_moves_points_with_the_image_and_mask(shapes: dict[str, torch.Tensor], variant: int) -> None:
+    augmented = augment(shapes, variant)
+    for index in range(len(shapes["images"])):
+        before, after = shapes["points"][index], augmented["points"][index]
+        for (x, y, kind), (new_x, new_y, new_kind) in zip(before.tolist(), after.tolist(), strict=True):
+            if kind < 0:
+                assert (new_x, new_y, new_kind) == (-1.0, -1.0, -1.0)
+                continue
+            assert new_kind == kind
+            assert 0 < new_x < 64
+            assert 0 < new_y < 64
+            old_pixel, new_pixel = (math.floor(y), math.floor(x)), (math.floor(new_y), math.floor(new_x))
+            assert augmented["segmentation"][index][new_pixel] == shapes["segmentation"][index][old_pixel]
+            old_colour = shapes["images"][index][:, old_pixel[0], old_pixel[1]]
+            assert torch.equal(augmented["images"][index][:, new_pixel[0], new_pixel[1]], old_colour)
+
+
+@pytest.mark.parametrize("variant", range(8))
+def test_augment_transforms_images_and_masks_alike(shapes: dict[str, torch.Tensor], variant: int) -> None:
+    coded = {**shapes, "images": (shapes["segmentation"] * 50).to(torch.uint8).unsqueeze(1).expand(-1, 3, -1, -1)}
+    augmented = augment(coded, variant)
+    assert augmented["images"].is_contiguous()
+    assert torch.equal(augmented["images"][:, 0], (augmented["segmentation"] * 50).to(torch.uint8))
+    assert torch.equal(augmented["shape_present"], shapes["shape_present"])
+
+
+def test_augment_variants_are_the_eight_symmetries(shapes: dict[str, torch.Tensor]) -> None:
+    variants = [augment(shapes, variant)["images"] for variant in range(8)]
+    assert torch.equal(variants[0], shapes["images"])
+    for first in range(8):
+        for second in range(first + 1, 8):
+            assert not torch.equal(variants[first], variants[second]), (first, second)
+    assert not torch.equal(augment(shapes, 1)["points"], shapes["points"])
+    assert torch.equal(shapes["points"], make_shapes_batch(16, seed=11)["points"])  # the input is not changed
+
+
+def test_batches_are_shuffled_augmented_and_reproducible(shapes: dict[str, torch.Tensor]) -> None:
+    def first_batches(seed: int) -> list[dict[str, torch.Tensor]]:
+        stream = batches(shapes, batch_size=4, generator=torch.Generator().manual_seed(seed))
+        return [next(stream) for _ in range(6)]  # more than one pass over the 16 images
+
+    first, again = first_batches(0), first_batches(0)
+    assert all(batch["images"].shape == (4, 3, 64, 64) for batch in first)
+    for batch, repeated in zip(first, again, strict=True):
+        for name in batch:
+            assert torch.equal(batch[name], repeated[name])
+    other = first_batches(1)
+    assert not all(torch.equal(a["images"], b["images"]) for a, b in zip(first, other, strict=True))
+
+
+def test_quick_settings_are_small() -> None:
+    quick = DemoSettings.quick()
+    default = DemoSettings()
+    assert quick.steps < default.steps
+    assert quick.train_images < default.train_images
+    assert quick.train_images >= quick.batch_size
+
+
+# -- the demo end to end (quick setting) ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    output = tmp_path_factory.mktemp("demo")
+    report = run_demo(output, DemoSettings.quick(), show_progress=False)
+    return output, report
+
+
+@pytest.mark.slow
+def test_demo_writes_every_output(demo: tuple[Path, dict[str, Any]]) -> None:
+    output, _ = demo
+    assert (output / "model" / CONFIG_FILE).is_file()
+    assert (output / "model" / WEIGHTS_FOLDER / "backbone.safetensors").is_file()
+    assert (output / "model.onnx").stat().st_size > 0
+    assert (output / "graph.md").is_file()
+    assert (output / "metrics.json").is_file()
+    assert sorted(path.name for path in (output / "visualizations").glob("*.png")) == sorted(
+        f"{task}.png" for task in TASKS
+    )
+
+
+@pytest.mark.slow
+def test_demo_metrics(demo: tuple[Path, dict[str, Any]]) -> None:
+    output, report = demo
+    assert json.loads((output / "metrics.json").read_text()) == report
+    assert set(report) == {*TASKS, "_run"}
+    assert {"exact_match", "f1"} <= set(report["shapes"])
+    assert "mean_iou" in report["segmentation"]
+    assert {"f1", "precision", "recall"} <= set(report["centres"])
+    for task in TASKS:
+        assert all(0.0 <= value <= 1.0 for value in report[task].values()), report[task]
+    run = report["_run"]
+    assert run["onnx_max_abs_difference"] < 1e-3
+    assert run["settings"]["steps"] == DemoSettings.quick().steps
+    assert run["train_seconds"] <= run["total_seconds"]
+
+
+@pytest.mark.slow
+def test_demo_visualizations_are_pngs(demo: tuple[Path, dict[str, Any]]) -> None:
+    output, _ = demo
+    for task in TASKS:
+        with Image.open(output / "visualizations" / f"{task}.png") as picture:
+            assert picture.format == "PNG"
+            assert picture.size == (8 * 64 * 4, 64 * 4)  # 8 images side by side, enlarged 4 times
+            pixels = np.asarray(picture.convert("RGB"))
+        assert pixels.std() > 0
+
+
+@pytest.mark.slow
+def test_demo_graph_is_a_mermaid_block(demo: tuple[Path, dict[str, Any]]) -> None:
+    output, _ = demo
+    text = (output / "graph.md").read_text()
+    assert text.startswith("```mermaid\n")
+    assert text.rstrip().endswith("```")
+    assert "flowchart" in text
+    for name in ("backbone", "neck", *TASKS):
+        assert name in text
+
+
+@pytest.mark.slow
+def test_demo_model_folder_reloads_with_the_same_results(demo: tuple[Path, dict[str, Any]]) -> None:
+    output, report = demo
+    model = load_model(output / "model")
+    assert model.config == resolve_config(DEMO_CONFIG)
+    settings = DemoSettings.quick()
+    validation = make_shapes_batch(settings.validation_images, seed=settings.seed + 1)
+    # the reloaded model gives what the trained model exported to ONNX ...
+    differences = onnx_max_abs_differences(output / "model.onnx", model, {"images": validation["images"][:3]})
+    assert max(differences.values()) < 1e-3
+    # ... and the held-out metrics the demo reported
+    metrics = evaluate(model, validation, settings.batch_size)
+    for task in TASKS:
+        assert metrics[task] == pytest.approx(report[task], abs=2e-3), task
