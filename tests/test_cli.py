@@ -213,9 +213,15 @@ def test_plugins_json_and_check(full: packs.Environment) -> None:
     # --check imports every brick: the entry point that raises ImportError is found and recorded.
     checked = full.cli("plugins", "--check", "--pack", "tbfixture-broken", "--json")
     assert checked.returncode == 0
-    statuses = {pack["name"]: pack for pack in json.loads(checked.stdout)}
-    assert any("fails to import on purpose" in error for error in statuses["tbfixture-broken"]["errors"])
-    assert statuses["tbfixture-optional"]["status"] == "ok"
+    (broken,) = json.loads(checked.stdout)  # --pack shows one pack
+    assert broken["name"] == "tbfixture-broken"
+    assert any("fails to import on purpose" in error for error in broken["errors"])
+    # The optional dependency of tbfixture-optional is not a failure, even after importing everything.
+    (optional,) = json.loads(full.cli("plugins", "--check", "--pack", "tbfixture_optional", "--json").stdout)
+    assert optional["status"] == "ok"
+    unknown = full.cli("plugins", "--pack", "tbfixture-brokn")
+    assert unknown.returncode == 1
+    assert "No installed brick pack 'tbfixture-brokn'. Did you mean 'tbfixture-broken'" in unknown.stderr
 
 
 def test_strict_mode_exits_1_on_a_broken_pack(full: packs.Environment) -> None:
@@ -229,6 +235,9 @@ def test_strict_mode_exits_1_on_a_broken_pack(full: packs.Environment) -> None:
     from_environment = full.cli("list", "heads", TORCHBRICKS_STRICT_PLUGINS="1")
     assert from_environment.returncode == 1
     assert full.cli("plugins", TORCHBRICKS_STRICT_PLUGINS="true").returncode == 1
+    # With --pack, strict mode judges the packs shown.
+    assert full.cli("plugins", "--pack", "tbfixture-clash-a", "--strict").returncode == 0
+    assert full.cli("plugins", "--pack", "tbfixture-broken", "--strict").returncode == 1
 
 
 def test_strict_mode_exits_0_when_every_pack_loads(clean: packs.Environment) -> None:

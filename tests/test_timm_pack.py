@@ -74,7 +74,8 @@ def _environment_folder(requirement: str) -> Path:
     if explicit:
         return Path(explicit)
     digest = hashlib.sha256()
-    for part in (sys.executable, sys.version, (PACK_DIR / "pyproject.toml").read_text(encoding="utf-8"), requirement):
+    pyproject = (PACK_DIR / "pyproject.toml").read_text(encoding="utf-8")
+    for part in (sys.executable, sys.version, str(PACK_DIR), pyproject, requirement):
         digest.update(part.encode() + b"\0")
     return Path(tempfile.gettempdir()) / f"torchbricks-timm-test-{digest.hexdigest()[:12]}"
 
@@ -169,7 +170,9 @@ def test_pack_registers_hundreds_of_timm_backbones(timm_names: list[str]) -> Non
     entry = registry.get_entry("backbones", f"{PACK}:resnet18")
     assert entry.target == "torchbricks_timm.architectures:resnet18"
     assert entry.summary == "Constructs a ResNet-18 model."
-    assert "pretrained" in entry.signature
+    from torchbricks.registry.registrar import signature_text
+
+    assert entry.signature == signature_text(entry.load())  # declared up front, as the factory has it
     status = next(pack for pack in registry.plugins() if pack.name == PACK)
     assert status.status == "ok", status.errors
     assert status.hooks == ["torchbricks_register_bricks"]
@@ -184,40 +187,64 @@ def test_unsupported_architectures_are_not_registered(timm_names: list[str]) -> 
     assert set(timm_names) == {*support.architectures, *support.unchecked}
 
 
-def test_registration_from_timm_matches_the_data_file(timm_registry: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With another timm version installed the hook asks timm; for the recorded version both agree."""
+@pytest.mark.parametrize("source", ["timm source", "timm.list_models"])
+def test_registration_for_another_timm_version_matches_the_data_file(
+    timm_registry: None, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    """With another timm version installed the hook reads timm's source (or asks timm); both agree with the file."""
     from torchbricks_timm import plugin
 
     from torchbricks.registry import BrickRegistrar
 
-    def names_and_summaries() -> dict[str, str]:
+    def registered() -> dict[str, tuple[str, str]]:
         registrar = BrickRegistrar(pack=PACK, version="0", plugin=f"{PACK}:timm")
         plugin.torchbricks_register_bricks(registrar)
-        return {entry.name: entry.summary for entry in registrar.entries}
+        return {entry.name: (entry.summary, entry.target) for entry in registrar.entries}
 
-    from_data_file = names_and_summaries()
+    from_data_file = registered()
     monkeypatch.setattr(plugin, "installed_timm_version", lambda: "0.0.0-other")
-    assert names_and_summaries() == from_data_file
+    if source == "timm.list_models":
+        monkeypatch.setattr(plugin, "scan_timm_architectures", lambda: None)
+    assert registered() == from_data_file
+
+
+def test_source_scan_agrees_with_timm(timm_registry: None) -> None:
+    import inspect
+
+    import timm
+    from torchbricks_timm.support import scan_timm_architectures
+
+    scanned = scan_timm_architectures()
+    assert scanned is not None
+    assert sorted(scanned) == sorted(timm.list_models())
+    for name in ("resnet18", "vit_tiny_patch16_224", "dla34", "convnext_atto"):
+        docstring = inspect.getdoc(timm.models.model_entrypoint(name)) or ""
+        assert scanned[name] == (docstring.splitlines()[0] if docstring else "")
 
 
 _LIST_AND_REPORT_MODULES = """
 import json, sys
+if sys.argv[2] == "other-timm-version":
+    import torchbricks_timm.plugin
+    torchbricks_timm.plugin.installed_timm_version = lambda: "0.0.0-other"
 from torchbricks.cli import main
-code = main(sys.argv[2:])
+code = main(sys.argv[3:])
 with open(sys.argv[1], "w") as handle:
     json.dump(sorted(sys.modules), handle)
 sys.exit(code)
 """
 
 
-def _list_command(environment: TimmEnvironment, cache: Path, cwd: Path) -> tuple[list[dict], set[str]]:
+def _list_command(
+    environment: TimmEnvironment, cache: Path, cwd: Path, timm_version: str = "recorded"
+) -> tuple[list[dict], set[str]]:
     """``torchbricks list backbones --pack torchbricks-timm --json`` in the pack's environment: entries, modules.
 
     The modules are read from ``sys.modules`` afterwards (``-X importtime`` misses ``importlib.import_module``).
     """
     modules_file = cwd / "modules.json"
     result = subprocess.run(
-        [str(environment.python), "-c", _LIST_AND_REPORT_MODULES, str(modules_file), *LIST_ARGUMENTS],
+        [str(environment.python), "-c", _LIST_AND_REPORT_MODULES, str(modules_file), timm_version, *LIST_ARGUMENTS],
         capture_output=True,
         text=True,
         cwd=cwd,
@@ -230,17 +257,22 @@ def _list_command(environment: TimmEnvironment, cache: Path, cwd: Path) -> tuple
 
 
 @pytest.mark.slow
-def test_listing_imports_neither_torch_nor_timm_once_cached(timm_environment: TimmEnvironment, tmp_path: Path) -> None:
+def test_listing_imports_neither_torch_nor_timm(timm_environment: TimmEnvironment, tmp_path: Path) -> None:
+    """Not once cached (the plugin is not even imported), and not before: the hook reads files only."""
     cache = tmp_path / "cache"
     first, first_modules = _list_command(timm_environment, cache, tmp_path)
     assert len(first) >= 500
     assert list(cache.glob("plugins-*.json")), "the first listing should write the registry cache"
     assert "torchbricks_timm.plugin" in first_modules
+    assert {"torch", "timm"}.isdisjoint(first_modules)
     second, second_modules = _list_command(timm_environment, cache, tmp_path)
     assert second == first
     assert {"torch", "timm", "torchvision", "torchbricks_timm", "torchbricks_timm.plugin"}.isdisjoint(second_modules)
-    # With the timm version recorded in the data file installed, even the first listing skips torch and timm.
-    assert {"torch", "timm"}.isdisjoint(first_modules)
+    # A timm version other than the data file's: the architectures are read from timm's source.
+    other, other_modules = _list_command(timm_environment, tmp_path / "other-cache", tmp_path, "other-timm-version")
+    assert {"torch", "timm"}.isdisjoint(other_modules)
+    assert [entry["name"] for entry in other] == [entry["name"] for entry in first]
+    assert all(entry["interface"] is None for entry in other)
 
 
 def test_declared_interface_matches_meta_description_and_built_module(timm_registry: None) -> None:

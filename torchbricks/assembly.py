@@ -4,7 +4,8 @@ Parts are registry names (from any installed pack), ``{"name": ..., **arguments}
 modules. Interfaces are checked before the neck and the tasks are built: each task gets the feature
 map it needs with its channels and stride (``feature_kind``: ``"global"`` → the backbone's coarsest map,
 ``"dense"`` → the neck's or backbone's finest map, at most the task's ``max_stride``) and, if it takes
-``detail``, the full-resolution normalised image.
+``detail``, the full-resolution normalised image. A task's ``feature_kind`` key overrides the factory's
+choice (e.g. multi-label presence of small objects read from dense features).
 
 The collection's bricks are ``preprocessor`` (``images`` → ``normalized``), ``backbone``
 (→ ``backbone/c2`` ...), ``neck`` (→ ``neck/features`` ...), one sub-collection per task and, when
@@ -37,6 +38,7 @@ from torchbricks.registry import FeatureSpec, get_entry
 from torchbricks.registry.registry import check_arguments
 
 RESERVED_NAMES = ("preprocessor", "backbone", "neck", "total_loss")
+FEATURE_KINDS = ("global", "dense")
 ASSEMBLER_ARGUMENTS = ("features", "in_channels", "stride")
 
 
@@ -154,7 +156,9 @@ def build_task(
     arguments = dict(task)
     entry = get_entry("tasks", arguments.pop("task"))
     factory = entry.load()
-    kind = getattr(factory, "feature_kind", "global")
+    kind = arguments.pop("feature_kind", None) or getattr(factory, "feature_kind", "global")
+    if kind not in FEATURE_KINDS:
+        raise InterfaceMismatchError(f"Task '{task_name}': feature_kind must be one of {FEATURE_KINDS}, got {kind!r}")
     feature, channels, stride = dense_feature if kind == "dense" else global_feature
     max_stride = getattr(factory, "max_stride", None)
     where = f"Task '{task_name}' ({entry.qualified_name})"

@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     packs = commands.add_parser("plugins", help="installed brick packs, their bricks and load errors")
     packs.add_argument("--check", action="store_true", help="import every brick to find import errors (slow)")
-    packs.add_argument("--pack", metavar="NAME", help="with --check: only this pack")
+    packs.add_argument("--pack", metavar="NAME", help="only this pack (with --check: import only its bricks)")
     _add_common(packs)
 
     from torchbricks.cli_model import add_model_commands
@@ -155,8 +155,12 @@ def _info(arguments: argparse.Namespace) -> int:
 
 def _plugins(arguments: argparse.Namespace) -> int:
     from torchbricks import registry
+    from torchbricks.registry.kinds import canonical_pack_name
 
     packs = registry.check(arguments.pack) if arguments.check else registry.plugins(strict=False)
+    if arguments.pack:
+        _check_pack_exists(arguments.pack, packs)
+        packs = [pack for pack in packs if canonical_pack_name(pack.name) == canonical_pack_name(arguments.pack)]
     if arguments.json:
         _print_json([pack.to_dict() for pack in packs])
     else:

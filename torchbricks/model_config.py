@@ -142,6 +142,9 @@ def _resolve_part(
         return None
     arguments = dict(part)
     name = arguments.pop(name_key)
+    feature_kind = arguments.pop("feature_kind", None) if kind == "tasks" else None
+    if feature_kind is not None and feature_kind not in ("global", "dense"):
+        problems.append(f"{path}.feature_kind: must be 'global' or 'dense', got {feature_kind!r}")
     try:
         entry = get_entry(kind, name)
         factory = entry.load()
@@ -150,8 +153,9 @@ def _resolve_part(
         return None
     packs[entry.pack] = entry.version
     names = parameter_names(factory)
+    extra = {"feature_kind": feature_kind} if feature_kind is not None else {}
     if names is None:
-        return {name_key: entry.qualified_name, **arguments}
+        return {name_key: entry.qualified_name, **extra, **arguments}
     accepted, required, takes_any = names
     supplied = SUPPLIED_BY_ASSEMBLER.get(kind, ())
     for key, value in arguments.items():
@@ -167,7 +171,7 @@ def _resolve_part(
     for key in required:
         if key not in arguments and key not in supplied:
             problems.append(f"{path}.{key}: missing required argument")
-    return {name_key: entry.qualified_name, **_defaults(factory, accepted, supplied), **arguments}
+    return {name_key: entry.qualified_name, **extra, **_defaults(factory, accepted, supplied), **arguments}
 
 
 def _defaults(factory: Any, accepted: list[str], supplied: tuple[str, ...]) -> dict[str, Any]:

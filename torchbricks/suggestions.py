@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 
 def close_matches(word: str, candidates: Iterable[str], n: int = 3, cutoff: float = 0.7) -> list[str]:
-    """Return up to ``n`` candidates similar to ``word``, best first (ties in sorted order)."""
+    """Return up to ``n`` candidates similar to ``word``, best first (deterministic for the same candidates)."""
     return difflib.get_close_matches(word, sorted(set(candidates)), n=n, cutoff=cutoff)
 
 

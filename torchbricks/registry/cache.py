@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 CACHE_FORMAT = 1
+_KEPT_PER_ENVIRONMENT = 3
 _DISTRIBUTION_SUFFIXES = (".dist-info", ".egg-info", ".egg-link", ".pth")
 
 
@@ -52,6 +53,8 @@ def environment_fingerprint() -> str:
                 )
         except OSError:
             continue
+        if not found:
+            continue  # e.g. the script's folder: it must not change the key (or caches would thrash)
         digest.update(f"\n{entry}".encode())
         for name, modified in found:
             digest.update(f"|{name}:{modified}".encode())
@@ -85,9 +88,12 @@ def write_cache(fingerprint: str, plugins: dict[str, Any]) -> None:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(payload)
         os.replace(temporary, path)
-        for stale in path.parent.glob(f"plugins-{_environment_id()}-*.json"):
-            if stale != path:
-                stale.unlink(missing_ok=True)
+        others = sorted(
+            (stale for stale in path.parent.glob(f"plugins-{_environment_id()}-*.json") if stale != path),
+            key=lambda stale: stale.stat().st_mtime,
+        )
+        for stale in others[:-_KEPT_PER_ENVIRONMENT]:  # keep a few: switching between installs stays fast
+            stale.unlink(missing_ok=True)
     except OSError:
         return
 

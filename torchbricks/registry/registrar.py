@@ -71,7 +71,7 @@ class BrickRegistrar:
                 _check_requirements(requirements, self.pack, name)
                 return factory
 
-        if isinstance(factory, str):  # read from source, like static entry points: nothing is imported
+        if isinstance(factory, str) and None in (summary, signature, interface):  # from source: nothing imported
             source_summary, source_signature, source_interface = describe_target(factory)
             summary = source_summary if summary is None else summary
             signature = source_signature if signature is None else signature

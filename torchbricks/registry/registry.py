@@ -73,7 +73,7 @@ class _Registries:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.discovery: Discovery | None = None
-        self.local: list[BrickEntry] = []
+        self.local: dict[tuple[str, str], BrickEntry] = {}  # (kind, name) → entry, in registration order
         self.indexes: dict[str, _Index] = {}
 
     def ready(self, strict: bool | None) -> dict[str, _Index]:
@@ -93,7 +93,7 @@ class _Registries:
 
     def _rebuild(self) -> None:
         indexes = {kind: _Index() for kind in KINDS}
-        for entry in [*(self.discovery.entries if self.discovery else []), *self.local]:
+        for entry in [*(self.discovery.entries if self.discovery else []), *self.local.values()]:
             indexes[entry.kind].add(entry)
         self.indexes = indexes
 
@@ -147,16 +147,15 @@ def register(
         registrar.add(kind, brick_name, function, summary=summary, interface=interface)  # type: ignore[arg-type]
         entry = registrar.entries[0]
         with _REGISTRIES.lock:
-            existing = [item for item in _REGISTRIES.local if item.kind == kind and item.name == entry.name]
-            if existing and not replace:
+            existing = _REGISTRIES.local.pop((kind, entry.name), None)
+            if existing is not None and not replace:
+                _REGISTRIES.local[(kind, entry.name)] = existing
                 raise DuplicateBrickError(
                     f"{kind} '{entry.name}' is already registered by this program; pass replace=True to replace it"
                 )
-            for item in existing:
-                _REGISTRIES.local.remove(item)
-                if _REGISTRIES.indexes:
-                    _REGISTRIES.indexes[kind].remove(item)
-            _REGISTRIES.local.append(entry)
+            if existing is not None and _REGISTRIES.indexes:
+                _REGISTRIES.indexes[kind].remove(existing)
+            _REGISTRIES.local[(kind, entry.name)] = entry
             if _REGISTRIES.indexes:
                 _REGISTRIES.indexes[kind].add(entry)
         return function
@@ -168,10 +167,9 @@ def unregister(kind: str, name: str) -> None:
     """Remove a brick registered with :func:`register` (installed packs cannot be unregistered)."""
     kind = normalize_kind(kind)
     with _REGISTRIES.lock:
-        for entry in [item for item in _REGISTRIES.local if item.kind == kind and item.name == name]:
-            _REGISTRIES.local.remove(entry)
-            if _REGISTRIES.indexes:
-                _REGISTRIES.indexes[kind].remove(entry)
+        entry = _REGISTRIES.local.pop((kind, name), None)
+        if entry is not None and _REGISTRIES.indexes:
+            _REGISTRIES.indexes[kind].remove(entry)
 
 
 def list_bricks(

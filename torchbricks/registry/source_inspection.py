@@ -28,13 +28,10 @@ _DECLARE_FEATURES = "declare_features"
 def describe_target(target: str) -> tuple[str, str, FeatureSpec | None]:
     """``(summary, signature, feature spec)`` of ``"module:attr"``; empty values where unknown."""
     module_name, _, attribute = target.partition(":")
-    tree = _parsed_module(module_name)
-    if tree is None or not attribute or "." in attribute:
+    node = _definitions(module_name).get(attribute)
+    if node is None:
         return "", "", None
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == attribute:
-            return _summary(node), _signature(node), _feature_spec(node)
-    return "", "", None
+    return _summary(node), _signature(node), _feature_spec(node)
 
 
 def module_problem(module_name: str) -> str | None:
@@ -62,7 +59,21 @@ def module_problem(module_name: str) -> str | None:
 def clear_caches() -> None:
     """Forget found and parsed modules (after installing or upgrading packs in a running process)."""
     _find_spec.cache_clear()
-    _parsed_module.cache_clear()
+    _definitions.cache_clear()
+
+
+_Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+@functools.lru_cache(maxsize=256)
+def _definitions(module_name: str) -> dict[str, _Definition]:
+    """The module's top-level functions and classes by name (the last definition wins, as at run time)."""
+    tree = _parsed_module(module_name)
+    if tree is None:
+        return {}
+    return {
+        node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+    }
 
 
 @functools.lru_cache(maxsize=256)
@@ -104,7 +115,6 @@ def _find_spec_on_path(module_name: str) -> ModuleSpec | None:
     return spec
 
 
-@functools.lru_cache(maxsize=256)
 def _parsed_module(module_name: str) -> ast.Module | None:
     spec, _ = _find_spec(module_name)
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):

@@ -102,7 +102,19 @@ def main(argv: list[str] | None = None) -> int:
     import timm
     import torch
 
-    names = [name for name in timm.list_models() if fnmatch.fnmatchcase(name, arguments.only)]
+    sys.path.insert(0, str(PACK_ROOT))
+    from torchbricks_timm.support import scan_timm_architectures
+
+    scanned = set(scan_timm_architectures() or ())
+    listed = set(timm.list_models())
+    if scanned != listed:  # the plugin hook reads timm's source when timm is not the version recorded here
+        print(
+            f"warning: reading timm's source finds {len(scanned)} architectures, timm.list_models() {len(listed)} "
+            f"(missing: {sorted(listed - scanned)[:5]}, extra: {sorted(scanned - listed)[:5]}); "
+            "update torchbricks_timm.support.scan_timm_architectures",
+            flush=True,
+        )
+    names = [name for name in sorted(listed) if fnmatch.fnmatchcase(name, arguments.only)]
     print(
         f"timm {timm.__version__}, torch {torch.__version__}: checking {len(names)} architectures "
         f"with {arguments.workers} workers",

@@ -4,11 +4,13 @@ Registered under the entry-point group ``torchbricks`` (``timm = "torchbricks_ti
 Each architecture is the backbone ``torchbricks-timm:<architecture>`` (e.g.
 ``torchbricks-timm:resnet18``), built by ``create_timm_backbone(<architecture>, ...)``.
 
-The hook is cheap: when the installed timm is the version recorded in the shipped data file
-(:mod:`torchbricks_timm.support`), it registers from that file and imports neither torch nor timm.
-Otherwise it imports timm for ``timm.list_models()`` and registers every architecture except those
-the data file records as unsupported; newer architectures are registered too, and building one that
-turns out not to support ``features_only`` raises an error naming it. Nothing is built here.
+The hook is cheap and imports neither torch nor timm. When the installed timm is the version
+recorded in the shipped data file (:mod:`torchbricks_timm.support`), it registers from that file,
+with each backbone's default feature interface. Otherwise it reads the installed timm's
+architectures from its source (``@register_model`` functions; ``timm.list_models()`` only if that
+looks wrong) and registers every one except those the data file records as unsupported:
+architectures newer than the file are registered too, and building one that turns out not to
+support ``features_only`` raises an error naming it. Nothing is built here.
 
 Example:
     >>> from torchbricks.registry import BrickRegistrar
@@ -26,7 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from torchbricks.registry.entries import FeatureSpec
 from torchbricks.registry.hookspecs import hookimpl
-from torchbricks_timm.support import FeatureSupport, feature_names, installed_timm_version, load_feature_support
+from torchbricks_timm.support import (
+    FeatureSupport,
+    feature_names,
+    installed_timm_version,
+    load_feature_support,
+    scan_timm_architectures,
+)
 
 if TYPE_CHECKING:
     from torchbricks.registry.registrar import BrickRegistrar
@@ -36,6 +44,7 @@ FACTORY_MODULE = "torchbricks_timm.architectures"
 
 SIGNATURE = (
     "(pretrained: bool = False, out_indices: Sequence[int] | None = None, in_chans: int = 3, **timm_kwargs: Any)"
+    " -> TimmBackbone"
 )
 """The signature of every factory (``create_timm_backbone`` with the architecture bound)."""
 
@@ -49,17 +58,16 @@ def torchbricks_register_bricks(registrar: BrickRegistrar) -> None:
         # timm not installed: list what the data file knows; building says to install timm.
         summaries = {name: record.get("summary", "") for name, record in support.architectures.items()}
         summaries.update(support.unchecked)
-        architectures = sorted(summaries)
         interfaces = {name: _interface(support, name) for name in support.architectures}
     else:
-        architectures, summaries = _from_timm(support)
+        summaries = _installed_architectures(support)
         interfaces = {}
-    for name in architectures:
+    for name in sorted(summaries):
         registrar.add(
             "backbones",
             name,
             f"{FACTORY_MODULE}:{name}",
-            summary=summaries.get(name) or f"timm {name}",
+            summary=summaries[name] or f"timm {name}",
             interface=interfaces.get(name),
             signature=SIGNATURE,
             requires=("timm",),
@@ -75,16 +83,23 @@ def _interface(support: FeatureSupport, name: str) -> FeatureSpec | None:
         return None
 
 
-def _from_timm(support: FeatureSupport) -> tuple[list[str], dict[str, str]]:
-    """Architectures and summaries of the installed timm (its version differs from the data file's)."""
+def _installed_architectures(support: FeatureSupport) -> dict[str, str]:
+    """Architecture → summary of the installed timm (another version than the data file's), minus unsupported ones.
+
+    Read from timm's source when that looks right (it agrees with most of the data file), else from
+    ``timm.list_models()``, which imports timm (and torch).
+    """
+    scanned = scan_timm_architectures()
+    known = support.known
+    if not scanned or (known and len(known.intersection(scanned)) < len(known) // 2):
+        scanned = _ask_timm()
+    return {name: summary for name, summary in scanned.items() if name not in support.unsupported}
+
+
+def _ask_timm() -> dict[str, str]:
     import timm
 
-    summaries = {}
-    architectures = [name for name in timm.list_models() if name not in support.unsupported]
-    for name in architectures:
-        known = support.architectures.get(name, {}).get("summary") or support.unchecked.get(name)
-        summaries[name] = known or _docstring_summary(timm.models.model_entrypoint(name))
-    return architectures, summaries
+    return {name: _docstring_summary(timm.models.model_entrypoint(name)) for name in timm.list_models()}
 
 
 def _docstring_summary(function: Any) -> str:
