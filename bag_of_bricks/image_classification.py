@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -38,22 +40,30 @@ class ImageClassifier(nn.Module):
 class MultiLabelClassifier(nn.Module):
     """Which of ``num_classes`` labels are present: ``(logits, probabilities, present)``.
 
-    Pools feature maps with average and max pooling (max pooling keeps small objects visible), then a
-    hidden layer and a linear layer; ``present`` is ``probabilities > threshold`` as integers.
+    Scores every location of the feature map per class, then pools the scores with a smooth maximum
+    (log-sum-exp with ``sharpness``): a label is present when it is present somewhere, so small objects
+    are not averaged away. Pooled ``[B, C]`` features are treated as a 1×1 map. ``present`` is
+    ``probabilities > threshold`` as integers.
     """
 
-    def __init__(self, num_classes: int, n_features: int, hidden: int = 128, threshold: float = 0.5) -> None:
+    def __init__(
+        self, num_classes: int, n_features: int, hidden: int = 128, threshold: float = 0.5, sharpness: float = 4.0
+    ) -> None:
         super().__init__()
         self.threshold = threshold
-        self.mlp = nn.Sequential(
-            nn.Linear(2 * n_features, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, num_classes)
+        self.sharpness = sharpness
+        self.score = nn.Sequential(
+            nn.Conv2d(n_features, hidden, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(hidden),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, num_classes, kernel_size=1),
         )
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        if features.dim() == 4:
-            features = torch.cat([features.mean(dim=(2, 3)), features.amax(dim=(2, 3))], dim=1)
-        else:
-            features = torch.cat([features, features], dim=1)
-        logits = self.mlp(features)
+        if features.dim() == 2:
+            features = features[:, :, None, None]
+        scores = self.score(features).flatten(2)
+        locations = scores.shape[-1]
+        logits = (torch.logsumexp(self.sharpness * scores, dim=2) - math.log(locations)) / self.sharpness
         probabilities = logits.sigmoid()
         return logits, probabilities, (probabilities > self.threshold).long()

@@ -7,7 +7,8 @@ Each image (default 64×64) holds 1–3 possibly overlapping shapes (circle, squ
 * ``segmentation`` ``[B, H, W]`` — 0 background, 1 circle, 2 square, 3 triangle (later shapes on top);
 * ``points`` ``[B, 3, 3]`` — ``(x, y, kind)`` of each shape's centre, padded with ``-1`` rows.
 
-Shapes are placed so that at least half of each one stays visible, so every label can be seen.
+Shapes are placed so that at least half of each one stays visible, in colours far from the background
+and from each other, so every label can be seen.
 
 Example:
     >>> batch = make_shapes_batch(4, seed=0)
@@ -64,6 +65,7 @@ def _draw_image(
     centres: list[tuple[float, float, int]] = []
     owners = np.full((size, size), -1, dtype=np.int64)
     areas: list[int] = []
+    colours: list[np.ndarray] = []
     wanted = int(generator.integers(1, MAX_SHAPES + 1))
     attempts = 0
     while len(centres) < wanted and attempts < 50:
@@ -79,9 +81,10 @@ def _draw_image(
         visible = [(new_owners == shape).sum() for shape in range(len(centres))]
         if any(count < _MIN_VISIBLE_FRACTION * area for count, area in zip(visible, areas, strict=True)):
             continue
-        colour = _distinct_colour(generator, background)
+        colour = _distinct_colour(generator, [background, *colours])
         owners = new_owners
         areas.append(int(inside.sum()))
+        colours.append(colour)
         canvas[inside] = colour
         mask[inside] = kind + 1
         centres.append((x, y, kind))
@@ -108,9 +111,14 @@ def _shape_mask(
     return inside
 
 
-def _distinct_colour(generator: np.random.Generator, background: np.ndarray) -> np.ndarray:
-    for _ in range(20):
+def _distinct_colour(generator: np.random.Generator, others: list[np.ndarray]) -> np.ndarray:
+    """A random colour far from the background and the other shapes' colours (best of 30 tries)."""
+    best, best_distance = others[0], -1.0
+    for _ in range(30):
         colour = generator.uniform(0, 255, size=3)
-        if np.linalg.norm(colour - background) >= _MIN_COLOUR_DISTANCE:
+        distance = min(float(np.linalg.norm(colour - other)) for other in others)
+        if distance >= _MIN_COLOUR_DISTANCE:
             return colour
-    return 255.0 - background
+        if distance > best_distance:
+            best, best_distance = colour, distance
+    return best
