@@ -28,8 +28,8 @@ class SegmentationHead(nn.Module):
         self, in_channels: int, num_classes: int, stride: int = 4, hidden: int = 64, detail_channels: int = 0
     ) -> None:
         super().__init__()
-        if stride < 1:
-            raise ValueError(f"SegmentationHead stride must be positive, got {stride}")
+        if stride < 1 or stride & (stride - 1):
+            raise ValueError(f"SegmentationHead stride must be a power of two, got {stride}")
         self.stride = stride
         self.detail_channels = detail_channels
         fine = max(hidden // 4, 8)
@@ -49,15 +49,14 @@ class SegmentationHead(nn.Module):
 
     def forward(self, features: torch.Tensor, detail: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.body(features)
-        if detail is not None:
-            size = (detail.shape[-2], detail.shape[-1])
-        else:
-            size = (features.shape[-2] * self.stride, features.shape[-1] * self.stride)
+        size = (features.shape[-2] * self.stride, features.shape[-1] * self.stride)
         coarse = functional.interpolate(self.coarse(hidden), size=size, mode="bilinear", align_corners=False)
         fine = functional.interpolate(self.project(hidden), size=size, mode="bilinear", align_corners=False)
         if self.detail_channels:
             if detail is None:
                 raise ValueError("SegmentationHead was built with detail_channels but got no detail input")
+            if detail.shape[-2:] != fine.shape[-2:]:
+                detail = functional.interpolate(detail, size=size, mode="bilinear", align_corners=False)
             fine = torch.cat([fine, detail], dim=1)
         logits = coarse + self.refine(fine)
         return logits, logits.argmax(dim=1)
