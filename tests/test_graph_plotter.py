@@ -19,6 +19,7 @@ import pytest
 import torch
 from torch import nn
 
+from tests.seed_modules import ClassifierDummy, PreprocessorDummy, TinyModel
 from torchbricks.brick_collection import BrickCollection
 from torchbricks.bricks import (
     BrickInterface,
@@ -36,35 +37,6 @@ from torchbricks.graph_plotter import create_mermaid_dag_graph, to_dot
 REPO = Path(__file__).resolve().parents[1]
 SEED_NAME = "002_aeb7765e7c5ea0b3.txt"
 SEED_CANDIDATES = (REPO.parent / "shared" / "seeds" / SEED_NAME, REPO / "shared" / "seeds" / SEED_NAME)
-
-
-# -- the README's dummy modules, exactly as in the README ------------------------------------------------------
-
-
-class PreprocessorDummy(nn.Module):
-    def forward(self, raw_input: torch.Tensor) -> torch.Tensor:
-        return raw_input / 2
-
-
-class TinyModel(nn.Module):
-    def __init__(self, n_channels: int, n_features: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(n_channels, n_features, kernel_size=1)
-
-    def forward(self, tensor: torch.Tensor) -> torch.Tensor:
-        return self.conv(tensor)
-
-
-class ClassifierDummy(nn.Module):
-    def __init__(self, num_classes: int, in_features: int) -> None:
-        super().__init__()
-        self.fc = nn.Linear(in_features, num_classes)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.softmax = nn.Softmax(dim=1)
-
-    def forward(self, tensor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.fc(torch.flatten(self.avgpool(tensor), start_dim=1))
-        return logits, self.softmax(logits)
 
 
 # -- the README's mermaid text -----------------------------------------------------------------------------------
