@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from torchbricks.bricks import BrickTrainable
-from torchbricks.registry.entries import FeatureSpec, declare_features
+from torchbricks.features import FeatureSpec, declare_features
 
 ALL_LEVELS = (2, 3, 4, 5)
 

@@ -1,8 +1,9 @@
-"""Losses that skip unlabelled samples, and multi-task weighting.
+"""Losses that skip unlabelled samples, detection losses, and multi-task weighting.
 
 Unlabelled samples are marked by an ignore value: class ``-1`` for classification, a row containing
-``-1`` for multi-label targets, pixel value ``255`` (:data:`IGNORE_PIXEL`) for segmentation masks. A
-batch with no labelled sample gives a zero loss that still backpropagates (no NaN).
+``-1`` for multi-label targets, pixel value ``255`` (:data:`IGNORE_PIXEL`) for segmentation masks,
+padding rows of ``-1`` for detection targets. A batch with no labelled sample gives a zero loss that
+still backpropagates (no NaN).
 
 Example:
     >>> import torch
@@ -12,6 +13,9 @@ Example:
     >>> weighting = FixedWeighting({"a": 1.0, "b": 0.5})
     >>> float(weighting(torch.tensor(2.0), torch.tensor(4.0)))
     4.0
+    >>> points = torch.tensor([[[10.0, 6.0, 1.0], [-1.0, -1.0, -1.0]]])
+    >>> PointDetectionLoss(num_classes=2)(torch.zeros(1, 2, 4, 4), torch.zeros(1, 2, 4, 4), points).ndim
+    0
 """
 
 from __future__ import annotations
@@ -21,6 +25,23 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 from torch.nn import functional
+
+from bag_of_bricks._detection import heatmap_loss
+
+__all__ = [
+    "IGNORE_CLASS",
+    "IGNORE_PIXEL",
+    "BoxDetectionLoss",
+    "ClassificationLoss",
+    "DiceLoss",
+    "FixedWeighting",
+    "FocalLoss",
+    "MultiLabelLoss",
+    "PointDetectionLoss",
+    "SegmentationLoss",
+    "UncertaintyWeighting",
+    "binary_focal_loss",
+]
 
 IGNORE_CLASS = -1
 IGNORE_PIXEL = 255
@@ -130,6 +151,76 @@ class SegmentationLoss(nn.Module):
         loss = functional.cross_entropy(logits, targets, ignore_index=self.ignore_index)
         if self.dice_weight:
             loss = loss + self.dice_weight * self.dice(logits, targets)
+        return loss
+
+
+class PointDetectionLoss(nn.Module):
+    """Focal loss on centre heatmaps plus L1 loss on offsets at the centre cells.
+
+    ``forward(heatmap_logits, offsets, target_points)``; ``target_points`` ``[B, N, 3]`` ``(x, y, class)``
+    in pixels, padded with ``-1``.
+    """
+
+    def __init__(self, num_classes: int, stride: int = 4, sigma: float = 1.0, offset_weight: float = 1.0) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.stride = stride
+        self.sigma = sigma
+        self.offset_weight = offset_weight
+
+    def forward(self, heatmap_logits: torch.Tensor, offsets: torch.Tensor, target_points: torch.Tensor) -> torch.Tensor:
+        if heatmap_logits.shape[0] == 0:
+            return heatmap_logits.sum() * 0.0 + offsets.sum() * 0.0
+        loss, target_offsets, centres = heatmap_loss(
+            heatmap_logits, target_points, self.num_classes, self.stride, self.sigma
+        )
+        if bool(centres.any()):
+            mask = centres.unsqueeze(1).expand_as(offsets)
+            loss = loss + self.offset_weight * functional.l1_loss(offsets.float()[mask], target_offsets[mask])
+        return loss
+
+
+class BoxDetectionLoss(nn.Module):
+    """Focal loss on centre heatmaps plus L1 on offsets and log sizes at the centre cells.
+
+    ``forward(heatmap_logits, regression, target_boxes)``; ``target_boxes`` ``[B, N, 5]``
+    ``(x1, y1, x2, y2, class)`` in pixels, padded with ``-1``.
+    """
+
+    def __init__(self, num_classes: int, stride: int = 4, sigma: float = 1.0, regression_weight: float = 1.0) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.stride = stride
+        self.sigma = sigma
+        self.regression_weight = regression_weight
+
+    def forward(
+        self, heatmap_logits: torch.Tensor, regression: torch.Tensor, target_boxes: torch.Tensor
+    ) -> torch.Tensor:
+        if heatmap_logits.shape[0] == 0:
+            return heatmap_logits.sum() * 0.0 + regression.sum() * 0.0
+        centres_xy = (target_boxes[..., :2] + target_boxes[..., 2:4]) / 2
+        points = torch.cat([centres_xy, target_boxes[..., 4:5]], dim=-1)
+        loss, _, _ = heatmap_loss(heatmap_logits, points, self.num_classes, self.stride, self.sigma)
+        valid = target_boxes[..., 4] >= 0
+        if bool(valid.any()):
+            height, width = heatmap_logits.shape[-2:]
+            batch_index, box_index = valid.nonzero(as_tuple=True)
+            selected = target_boxes[batch_index, box_index].float()
+            centre = (selected[:, :2] + selected[:, 2:4]) / 2 / self.stride - 0.5
+            column = centre[:, 0].round().long().clamp(0, width - 1)
+            row = centre[:, 1].round().long().clamp(0, height - 1)
+            predicted = regression[batch_index, :, row, column].float()
+            target = torch.stack(
+                [
+                    centre[:, 0] - column,
+                    centre[:, 1] - row,
+                    ((selected[:, 2] - selected[:, 0]).clamp(min=1) / self.stride).log(),
+                    ((selected[:, 3] - selected[:, 1]).clamp(min=1) / self.stride).log(),
+                ],
+                dim=1,
+            )
+            loss = loss + self.regression_weight * functional.l1_loss(predicted, target)
         return loss
 
 

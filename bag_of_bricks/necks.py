@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from torchbricks.registry.entries import FeatureSpec
+from torchbricks.features import FeatureSpec
 
 
 class UpsamplingNeck(nn.Module):

@@ -28,13 +28,12 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from bag_of_bricks.brick_visualizer import BrickPerImageVisualization
 from bag_of_bricks.image_classification import ImageClassifier, MultiLabelClassifier
 from bag_of_bricks.losses import ClassificationLoss, MultiLabelLoss, SegmentationLoss
 from bag_of_bricks.metrics import BoxDetectionF1, PointDetectionF1
@@ -42,23 +41,10 @@ from bag_of_bricks.object_detection import BoxDetectionHead, BoxDetectionLoss
 from bag_of_bricks.point_detection import PointDetectionHead, PointDetectionLoss
 from bag_of_bricks.segmentation import SegmentationHead
 from bag_of_bricks.visualizers import BoxesDrawer, ClassLabelDrawer, PointsDrawer, SegmentationOverlay
-from torchbricks.bricks import BrickInterface, BrickLoss, BrickMetrics, BrickTrainable
+from torchbricks import BrickInterface, BrickLoss, BrickMetrics, BrickPerImageVisualization, BrickTrainable, task_kind
 from torchbricks.groups import LOSS, METRIC
 
 Bricks = dict[str, BrickInterface]
-
-
-def task_kind(
-    feature_kind: str, max_stride: int | None = None
-) -> Callable[[Callable[..., Bricks]], Callable[..., Bricks]]:
-    """Declare which features a task factory reads: ``"global"`` or ``"dense"`` (at most ``max_stride``)."""
-
-    def mark(factory: Callable[..., Bricks]) -> Callable[..., Bricks]:
-        factory.feature_kind = feature_kind  # type: ignore[attr-defined]
-        factory.max_stride = max_stride  # type: ignore[attr-defined]
-        return factory
-
-    return mark
 
 
 class SelectLabelled(nn.Module):

@@ -30,7 +30,7 @@ def main() -> int:
     warnings.simplefilter("ignore")
     from bag_of_bricks.demo.run import DEMO_CONFIG, TARGETS, DemoSettings, evaluate, run_demo
     from bag_of_bricks.demo.shapes import make_shapes_batch
-    from torchbricks.model_config import build_model
+    from torchbricks.assembly import build_model
 
     settings = DemoSettings()
     if args.steps:

@@ -245,7 +245,8 @@ FIXTURE_PACKS: dict[str, PackSource] = {
                     import functools
 
                     from tbfixture_plugin.marker import mark
-                    from torchbricks.registry import FeatureSpec, hookimpl
+                    from torchbricks.features import FeatureSpec
+                    from torchbricks.registry import hookimpl
 
                     from tbfixture_plugin import factories
 

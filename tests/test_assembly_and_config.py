@@ -27,9 +27,9 @@ from torchbricks.errors import (
     TorchBricksError,
     WeightsFolderExistsError,
 )
-from torchbricks.model_config import build_model, load_config, resolve_config
-from torchbricks.model_folder import CONFIG_FILE, WEIGHTS_FOLDER, load_model, save_model
-from torchbricks.registry import FeatureSpec
+from torchbricks.assembly import build_model, load_config, resolve_config
+from torchbricks.assembly import CONFIG_FILE, WEIGHTS_FOLDER, load_model, save_model
+from torchbricks.features import FeatureSpec
 
 SIZE = 32
 SMALL_BACKBONE = {"name": "resnet18", "levels": [2, 3]}  # two ResNet-18 stages: strides 4 and 8, few weights
@@ -807,7 +807,7 @@ def config_file(tmp_path: Path) -> Path:
 
 
 def test_run_build_prints_graph_exports_and_saves(config_file: Path, tmp_path: Path, capsys) -> None:
-    from torchbricks.cli_model import run_build
+    from torchbricks.cli._model_commands import run_build
 
     onnx_path, save_dir = tmp_path / "model.onnx", tmp_path / "saved"
     arguments = argparse.Namespace(config=str(config_file), graph=True, export=str(onnx_path), save=str(save_dir))
@@ -831,7 +831,7 @@ def test_run_build_prints_graph_exports_and_saves(config_file: Path, tmp_path: P
 
 
 def test_run_build_reports_config_errors(tmp_path: Path) -> None:
-    from torchbricks.cli_model import run_build
+    from torchbricks.cli._model_commands import run_build
 
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(minimal(tasks={"shape": {"task": "image_classification", "num_clases": 3}})))

@@ -44,7 +44,7 @@ from bag_of_bricks.visualizers import PALETTE, BoxesDrawer, ClassLabelDrawer, Po
 from torchbricks import registry
 from torchbricks.brick_collection import BrickCollection
 from torchbricks.bricks import BrickLoss
-from torchbricks.registry import FeatureSpec
+from torchbricks.features import FeatureSpec
 
 SIZE = 64
 HEAVY_BACKBONES = {"resnet101", "resnet152", "convnext_tiny"}

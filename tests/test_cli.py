@@ -51,7 +51,7 @@ def test_list_prints_every_brick_with_pack_version_and_summary(full: packs.Envir
     assert "example_label_overlay" in names
     # A broken pack is reported on stderr; it does not hide anything or change the exit code.
     assert "tbfixture-broken" in completed.stderr
-    assert "see `torchbricks plugins`" in completed.stderr
+    assert "see `torchbricks packs`" in completed.stderr
     assert full.cli("list").stdout == completed.stdout  # deterministic
 
 

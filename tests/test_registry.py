@@ -22,7 +22,7 @@ from torchbricks.errors import (
     UnknownBrickError,
     UnknownKindError,
 )
-from torchbricks.registry import FeatureSpec, declare_features
+from torchbricks.features import FeatureSpec, declare_features
 
 FIXTURE_PACKAGES = (
     "torchbricks_example",
@@ -132,7 +132,7 @@ def test_listing_imports_no_brick_module_and_no_torch(full: packs.Environment, t
         import sys
         from torchbricks import registry
         registry.list_bricks()
-        registry.plugins()
+        registry.packs()
         result = {"heavy": sorted(name for name in ("torch", "torchvision", "timm") if name in sys.modules),
                   "fixtures": sorted(name for name in sys.modules if name.split(".")[0] in FIXTURE_PACKAGES)}
         """.replace("FIXTURE_PACKAGES", repr(FIXTURE_PACKAGES))
@@ -230,7 +230,7 @@ def test_a_name_registered_twice_by_one_pack_is_an_error_and_the_first_is_kept(f
     result = full.evaluate(
         """
         from torchbricks import registry
-        status = {p.name: p for p in registry.plugins()}["tbfixture-duplicate"]
+        status = {p.name: p for p in registry.packs()}["tbfixture-duplicate"]
         result = {"errors": status.errors, "summary": registry.get_entry("heads", "dup_head").summary,
                   "built": registry.create("heads", "dup_head"), "other": registry.create("heads", "dup_other_head")}
         """
@@ -249,12 +249,12 @@ def test_a_broken_pack_is_recorded_and_never_hides_other_packs(full: packs.Envir
     result = full.evaluate(
         """
         from torchbricks import registry
-        statuses = {p.name: p.to_dict() for p in registry.plugins()}
+        statuses = {p.name: p.to_dict() for p in registry.packs()}
         try:
             registry.create("heads", "broken_head")
         except Exception as error:
             failure = [type(error).__name__, str(error)]
-        after = {p.name: p.errors for p in registry.plugins()}
+        after = {p.name: p.errors for p in registry.packs()}
         result = {"statuses": statuses, "failure": failure, "after": after["tbfixture-broken"],
                   "still_works": registry.create("losses", "plain_loss", weight=2.0)}
         """
@@ -329,7 +329,7 @@ def test_a_brick_with_a_missing_optional_dependency_lists_and_create_says_what_t
     assert error["type"] == "MissingDependencyError"
     assert "pip install tbfixture_not_installed_dependency" in error["message"]
     # Neither makes its pack broken.
-    assert _error(full, 'assert {p.name: p for p in registry.plugins()}["tbfixture-optional"].status == "ok"') is None
+    assert _error(full, 'assert {p.name: p for p in registry.packs()}["tbfixture-optional"].status == "ok"') is None
 
 
 def test_create_checks_keyword_arguments_against_the_signature(full: packs.Environment) -> None:

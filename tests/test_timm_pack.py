@@ -170,10 +170,10 @@ def test_pack_registers_hundreds_of_timm_backbones(timm_names: list[str]) -> Non
     entry = registry.get_entry("backbones", f"{PACK}:resnet18")
     assert entry.target == "torchbricks_timm.architectures:resnet18"
     assert entry.summary == "Constructs a ResNet-18 model."
-    from torchbricks.registry.registrar import signature_text
+    from torchbricks.registry import signature_text
 
     assert entry.signature == signature_text(entry.load())  # declared up front, as the factory has it
-    status = next(pack for pack in registry.plugins() if pack.name == PACK)
+    status = next(pack for pack in registry.packs() if pack.name == PACK)
     assert status.status == "ok", status.errors
     assert status.hooks == ["torchbricks_register_bricks"]
     assert status.bricks["backbones"] == len(timm_names)

@@ -1,7 +1,8 @@
 """torchbricks: build multi-task PyTorch models from named bricks wired into a validated DAG.
 
-Attributes are imported on first use, so ``import torchbricks`` (and the ``torchbricks`` command)
-stays fast and imports neither torch, torchvision nor torchmetrics until a brick is needed.
+Everything the README and the docs use is importable from here. Attributes are imported on first
+use, so ``import torchbricks`` (and the ``torchbricks`` command) stays fast and imports neither torch,
+torchvision nor torchmetrics until a brick is needed.
 
 Example:
     >>> import torch
@@ -18,69 +19,56 @@ Example:
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 __version__ = "0.5.0.dev0"
 
-_LAZY_ATTRIBUTES = {
-    "BrickCollection": "torchbricks.brick_collection",
-    "BrickInterface": "torchbricks.bricks",
-    "BrickLoss": "torchbricks.bricks",
-    "BrickMetricSingle": "torchbricks.bricks",
-    "BrickMetrics": "torchbricks.bricks",
-    "BrickModule": "torchbricks.bricks",
-    "BrickNotTrainable": "torchbricks.bricks",
-    "BrickTrainable": "torchbricks.bricks",
-    "ALL_INPUTS": "torchbricks.names",
-    "LOSS": "torchbricks.groups",
-    "METRIC": "torchbricks.groups",
-    "MODEL": "torchbricks.groups",
-    "VISUALIZATION": "torchbricks.groups",
-    "Stage": "torchbricks.groups",
+_PUBLIC_BY_MODULE: dict[str, tuple[str, ...]] = {
+    "torchbricks.bricks": (
+        "BrickInterface",
+        "BrickLoss",
+        "BrickMetricSingle",
+        "BrickMetrics",
+        "BrickModule",
+        "BrickNotTrainable",
+        "BrickTrainable",
+    ),
+    "torchbricks.collection": ("BrickCollection",),
+    "torchbricks.groups": ("LOSS", "METRIC", "MODEL", "VISUALIZATION", "Stage"),
+    "torchbricks.names": ("ALL_INPUTS",),
+    "torchbricks.features": ("FeatureSpec", "declare_features", "task_kind"),
+    "torchbricks.visualization": ("BrickPerImageVisualization",),
+    "torchbricks.weights": ("load_bricks", "save_bricks"),
+    "torchbricks.export": ("export_bricks", "export_bricks_as_onnx", "onnx_max_abs_differences"),
+    "torchbricks.graph": ("create_mermaid_dag_graph", "to_dot", "to_mermaid"),
+    "torchbricks.assembly": (
+        "assemble_model",
+        "build_model",
+        "load_config",
+        "load_model",
+        "resolve_config",
+        "save_model",
+    ),
+    "torchbricks.errors": ("TorchBricksError",),
 }
-
-if TYPE_CHECKING:
-    from torchbricks.brick_collection import BrickCollection
-    from torchbricks.bricks import (
-        BrickInterface,
-        BrickLoss,
-        BrickMetrics,
-        BrickMetricSingle,
-        BrickModule,
-        BrickNotTrainable,
-        BrickTrainable,
-    )
-    from torchbricks.groups import LOSS, METRIC, MODEL, VISUALIZATION, Stage
-    from torchbricks.names import ALL_INPUTS
+_LAZY_ATTRIBUTES = {name: module for module, names in _PUBLIC_BY_MODULE.items() for name in names}
+_SUBMODULES = frozenset({"errors", "registry", "assembly", "features", "visualization", "export", "graph", "weights"})
 
 
 def __getattr__(name: str) -> Any:
     module_name = _LAZY_ATTRIBUTES.get(name)
-    if module_name is None:
+    if module_name is not None:
+        value = getattr(importlib.import_module(module_name), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"torchbricks.{name}")
+    else:
         raise AttributeError(f"module 'torchbricks' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module_name), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY_ATTRIBUTES])
+    return sorted([*globals(), *_LAZY_ATTRIBUTES, *_SUBMODULES])
 
 
-__all__ = [
-    "ALL_INPUTS",
-    "LOSS",
-    "METRIC",
-    "MODEL",
-    "VISUALIZATION",
-    "BrickCollection",
-    "BrickInterface",
-    "BrickLoss",
-    "BrickMetricSingle",
-    "BrickMetrics",
-    "BrickModule",
-    "BrickNotTrainable",
-    "BrickTrainable",
-    "Stage",
-    "__version__",
-]
+__all__ = sorted([*_LAZY_ATTRIBUTES, "__version__"])

@@ -18,13 +18,18 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from torchbricks._steps import make_step
+from torchbricks._structure import structure_changed
 from torchbricks.errors import BrickDefinitionError
 from torchbricks.groups import LOSS, METRIC, MODEL, brick_groups
-from torchbricks.names import ALL_INPUTS, resolve_name
-from torchbricks.steps import make_step
-from torchbricks.structure import structure_changed
-
-InputNames = list[str] | dict[str, str]
+from torchbricks.names import (
+    InputNames,
+    checked_input_names,
+    checked_loss_output_names,
+    checked_output_names,
+    resolve_name,
+    resolved_inputs,
+)
 
 _PLAN_ATTRIBUTES = frozenset(
     {
@@ -79,18 +84,18 @@ class BrickInterface(nn.Module):
         """Validate and normalise a plan attribute, whether set in ``__init__`` or reassigned later."""
         brick_type = type(self).__name__
         if name == "input_names":
-            return _checked_input_names(value, brick_type)
+            return checked_input_names(value, brick_type)
         if name == "output_names":
-            outputs = _checked_output_names(value, brick_type)
+            outputs = checked_output_names(value, brick_type)
             if getattr(self, "_all_outputs_are_losses", False):
                 super().__setattr__("loss_output_names", list(outputs))
             elif "loss_output_names" in self.__dict__:
-                _checked_loss_output_names(self.loss_output_names, outputs)
+                checked_loss_output_names(self.loss_output_names, outputs)
             return outputs
         if name == "groups":
             return brick_groups(value, None, self.default_group)
         if name == "loss_output_names":
-            return _checked_loss_output_names(value, self.output_names)
+            return checked_loss_output_names(value, self.output_names)
         return value
 
     def make_runner(self) -> Callable[..., Any]:
@@ -121,7 +126,7 @@ class BrickInterface(nn.Module):
 
         Relative names resolve as if the brick were at the top level (``./logits`` → ``logits``).
         """
-        inputs, keywords, reads_all = resolved_inputs(self, (), type(self).__name__)
+        inputs, keywords, reads_all = resolved_inputs(self.input_names, (), type(self).__name__)
         outputs = tuple(resolve_name(name, (), type(self).__name__) for name in self.output_names)
         step = make_step(
             self.make_runner(), inputs, keywords, outputs, reads_all=reads_all, brick_path=type(self).__name__
@@ -406,85 +411,6 @@ def run_without_gradients(model: Callable[..., Any]) -> Callable[..., Any]:
             return model(*args, **kwargs)
 
     return run
-
-
-def resolved_inputs(
-    brick: BrickInterface, collection_path: tuple[str, ...], brick_path: str
-) -> tuple[tuple[str, ...], tuple[str, ...] | None, bool]:
-    """A brick's input names resolved against ``collection_path``: (names, keywords or None, reads_all)."""
-    input_names = brick.input_names
-    if isinstance(input_names, dict):
-        keywords = tuple(input_names)
-        names = tuple(resolve_name(name, collection_path, brick_path) for name in input_names.values())
-        return names, keywords, False
-    if input_names == [ALL_INPUTS]:
-        return (), None, True
-    return tuple(resolve_name(name, collection_path, brick_path) for name in input_names), None, False
-
-
-def _checked_input_names(input_names: Any, brick_type: str) -> InputNames:
-    if isinstance(input_names, str):
-        raise BrickDefinitionError(
-            f"{brick_type} input_names must be a list or dict of names, got the string {input_names!r}; "
-            f"did you mean [{input_names!r}]?"
-        )
-    if isinstance(input_names, Mapping):
-        checked: InputNames = dict(input_names)
-        names = list(checked.values())
-        if not all(isinstance(key, str) and key.isidentifier() for key in checked):
-            raise BrickDefinitionError(
-                f"{brick_type} input_names given as a dict must map parameter names to data names, got {checked!r}"
-            )
-    elif isinstance(input_names, Iterable):
-        checked = list(input_names)
-        names = checked
-    else:
-        raise BrickDefinitionError(
-            f"{brick_type} input_names must be a list or dict of names, got {type(input_names).__name__}"
-        )
-    _check_names(names, "input_names", brick_type)
-    if ALL_INPUTS in names and checked != [ALL_INPUTS]:
-        raise BrickDefinitionError(
-            f"{brick_type} input_names={checked!r}: '{ALL_INPUTS}' passes every named data item as one dict "
-            f"and must be the only input name"
-        )
-    return checked
-
-
-def _checked_output_names(output_names: Any, brick_type: str) -> list[str]:
-    if output_names is None:
-        return []
-    if isinstance(output_names, str):
-        raise BrickDefinitionError(
-            f"{brick_type} output_names must be a list of names, got the string {output_names!r}; "
-            f"did you mean [{output_names!r}]?"
-        )
-    if isinstance(output_names, Mapping) or not isinstance(output_names, Iterable):
-        raise BrickDefinitionError(f"{brick_type} output_names must be a list of names, got {output_names!r}")
-    names = list(output_names)
-    _check_names(names, "output_names", brick_type)
-    if ALL_INPUTS in names:
-        raise BrickDefinitionError(f"{brick_type} cannot write '{ALL_INPUTS}'; it is reserved for input_names")
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        raise BrickDefinitionError(f"{brick_type} output_names={names!r} repeats {duplicates}")
-    return names
-
-
-def _check_names(names: list[Any], argument: str, brick_type: str) -> None:
-    for name in names:
-        if not isinstance(name, str) or not name:
-            raise BrickDefinitionError(f"{brick_type} {argument} must be non-empty strings, got {name!r} in {names!r}")
-
-
-def _checked_loss_output_names(loss_output_names: Iterable[str] | str, output_names: list[str]) -> list[str]:
-    if loss_output_names == "all":
-        return list(output_names)
-    names = [loss_output_names] if isinstance(loss_output_names, str) else list(loss_output_names)
-    unknown = [name for name in names if name not in output_names]
-    if unknown:
-        raise BrickDefinitionError(f"loss_output_names {unknown} are not among the brick's output_names {output_names}")
-    return names
 
 
 def _as_metric_collection(metrics: Any, brick_type: str) -> Any:

@@ -17,14 +17,15 @@ Example:
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 
+from torchbricks._files import atomic_write_bytes
+from torchbricks.bricks import BrickInterface
 from torchbricks.errors import (
     BrickWeightsWarning,
     CorruptWeightsError,
@@ -34,14 +35,16 @@ from torchbricks.errors import (
     WeightsMismatchError,
 )
 
-if TYPE_CHECKING:
-    from torchbricks.brick_collection import BrickCollection
-    from torchbricks.bricks import BrickInterface
-
 WEIGHTS_SUFFIX = ".safetensors"
 
 
-def save_bricks(collection: BrickCollection, path_model_folder: str | Path, exist_ok: bool = False) -> list[Path]:
+class NamedBricks(Protocol):
+    """Anything with ``named_bricks()`` yielding ``(path, brick)`` pairs, such as a ``BrickCollection``."""
+
+    def named_bricks(self) -> Iterator[tuple[str, BrickInterface]]: ...
+
+
+def save_bricks(collection: NamedBricks, path_model_folder: str | Path, exist_ok: bool = False) -> list[Path]:
     """Save each brick's ``state_dict`` to ``<folder>/<brick path>.safetensors``; return the files written.
 
     Bricks without state (e.g. metrics, parameter-free preprocessors) get no file. Each file is
@@ -65,7 +68,7 @@ def save_bricks(collection: BrickCollection, path_model_folder: str | Path, exis
     return written
 
 
-def load_bricks(collection: BrickCollection, path_model_folder: str | Path, strict: bool = False) -> None:
+def load_bricks(collection: NamedBricks, path_model_folder: str | Path, strict: bool = False) -> None:
     """Load weights written by :func:`save_bricks` into ``collection``.
 
     A brick with state but no file warns and keeps its current weights (how one part is retrained
@@ -101,21 +104,6 @@ def load_bricks(collection: BrickCollection, path_model_folder: str | Path, stri
             )
     for brick, loaded in pending:
         brick.load_state_dict(loaded, strict=True)
-
-
-def atomic_write_bytes(target: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``target`` through a temporary file and a rename (never half-written)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _tensors_to_save(brick: BrickInterface) -> dict[str, torch.Tensor]:

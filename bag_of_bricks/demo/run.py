@@ -83,8 +83,7 @@ class DemoSettings:
 
 def run_demo(output: str | Path, settings: DemoSettings | None = None, show_progress: bool = True) -> dict[str, Any]:
     """Train, evaluate and write the output folder; returns ``metrics.json``'s content."""
-    from torchbricks.model_config import build_model
-    from torchbricks.model_folder import save_model
+    from torchbricks import build_model, save_model
 
     settings = settings or DemoSettings()
     output = Path(output)
@@ -234,16 +233,16 @@ def write_visualizations(
 
 def write_graph(model: torch.nn.Module, folder: Path) -> Path:
     """The model's Mermaid graph as a Markdown file."""
-    from torchbricks.graph_plotter import create_mermaid_dag_graph
+    from torchbricks import to_mermaid
 
     path = folder / "graph.md"
-    path.write_text("```mermaid\n" + create_mermaid_dag_graph(model) + "```\n")
+    path.write_text("```mermaid\n" + to_mermaid(model) + "```\n")
     return path
 
 
 def write_onnx(model: torch.nn.Module, data: dict[str, torch.Tensor], path: Path) -> float:
     """Export the inference graph to ONNX and return the largest difference to PyTorch in onnxruntime."""
-    from torchbricks.brick_collection_utils import export_bricks_as_onnx, onnx_max_abs_differences
+    from torchbricks import export_bricks_as_onnx, onnx_max_abs_differences
 
     example = {"images": data["images"][:2]}
     export_bricks_as_onnx(path, model, example, dynamic_batch_size=True)

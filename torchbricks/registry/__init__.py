@@ -2,54 +2,65 @@
 preprocessors and tasks.
 
 A pip-installed brick pack contributes bricks through entry points (``torchbricks.<kind>``) or a
-pluggy plugin (``torchbricks``); your own code through :func:`register`. Importing this package
-imports neither torch nor any pack.
+pluggy hook (entry-point group ``torchbricks``); your own code through :func:`register`. Importing
+this package imports neither torch nor any pack.
 
 Example:
     >>> from torchbricks import registry
     >>> "backbones" in registry.KINDS
     True
+    >>> registry.get_entry("backbones", "resnet18").qualified_name
+    'torchbricks:resnet18'
 """
 
-from torchbricks.registry.entries import LOCAL_PACK, BrickEntry, FeatureSpec, PackStatus, declare_features
-from torchbricks.registry.hookspecs import hookimpl
-from torchbricks.registry.kinds import KINDS, normalize_kind
-from torchbricks.registry.registrar import BrickRegistrar
-from torchbricks.registry.registry import (
-    argument_problems,
+from __future__ import annotations
+
+from torchbricks._deprecation import moved_module_getattr
+from torchbricks.registry._api import (
     check,
-    check_arguments,
     create,
     get,
     get_entry,
     list_bricks,
     load_entry,
+    packs,
     plugins,
     register,
     reload,
+    strict_mode,
     unregister,
 )
+from torchbricks.registry._entries import LOCAL_PACK, BrickEntry, PackStatus
+from torchbricks.registry._hookspecs import hookimpl
+from torchbricks.registry._kinds import KINDS, canonical_pack_name, normalize_kind
+from torchbricks.registry._registrar import BrickRegistrar, signature_text
+
+__getattr__ = moved_module_getattr(
+    "torchbricks.registry", {"FeatureSpec": "torchbricks.features", "declare_features": "torchbricks.features"}
+)
+"""``FeatureSpec`` and ``declare_features`` moved to :mod:`torchbricks.features`; here they warn for one release."""
+
 
 __all__ = [
     "KINDS",
     "LOCAL_PACK",
     "BrickEntry",
     "BrickRegistrar",
-    "FeatureSpec",
     "PackStatus",
-    "argument_problems",
+    "canonical_pack_name",
     "check",
-    "check_arguments",
     "create",
-    "declare_features",
     "get",
     "get_entry",
     "hookimpl",
     "list_bricks",
     "load_entry",
     "normalize_kind",
+    "packs",
     "plugins",
     "register",
     "reload",
+    "signature_text",
+    "strict_mode",
     "unregister",
 ]

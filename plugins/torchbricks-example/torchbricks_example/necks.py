@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from torchbricks.registry import FeatureSpec, declare_features
+from torchbricks.features import FeatureSpec, declare_features
 
 
 class ChannelMixer(nn.Module):

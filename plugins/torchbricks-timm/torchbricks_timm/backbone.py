@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from torchbricks.errors import TorchBricksError
-from torchbricks.registry.entries import FeatureSpec
+from torchbricks.features import FeatureSpec
 from torchbricks_timm.support import feature_names
 
 _FEATURES_ONLY_HINTS = ("features_only", "feature_info", "feature_cfg", "FeatureListNet", "feature extraction")

@@ -26,8 +26,8 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from torchbricks.registry.entries import FeatureSpec
-from torchbricks.registry.hookspecs import hookimpl
+from torchbricks.features import FeatureSpec
+from torchbricks.registry import hookimpl
 from torchbricks_timm.support import (
     FeatureSupport,
     feature_names,
@@ -37,7 +37,7 @@ from torchbricks_timm.support import (
 )
 
 if TYPE_CHECKING:
-    from torchbricks.registry.registrar import BrickRegistrar
+    from torchbricks.registry import BrickRegistrar
 
 FACTORY_MODULE = "torchbricks_timm.architectures"
 """Each backbone's factory is ``torchbricks_timm.architectures:<architecture>``."""

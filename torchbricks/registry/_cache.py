@@ -18,9 +18,11 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from torchbricks._environment import CACHE_DIR, NO_CACHE, flag
+from torchbricks._files import atomic_write_bytes
 
 CACHE_FORMAT = 1
 _KEPT_PER_ENVIRONMENT = 3
@@ -29,12 +31,12 @@ _DISTRIBUTION_SUFFIXES = (".dist-info", ".egg-info", ".egg-link", ".pth")
 
 def cache_enabled() -> bool:
     """False when ``TORCHBRICKS_NO_CACHE`` is set to a true value."""
-    return os.environ.get("TORCHBRICKS_NO_CACHE", "").strip().lower() not in ("1", "true", "yes", "on")
+    return not flag(NO_CACHE)
 
 
 def cache_directory() -> Path:
     """``$TORCHBRICKS_CACHE_DIR``, else ``$XDG_CACHE_HOME/torchbricks``, else ``~/.cache/torchbricks``."""
-    explicit = os.environ.get("TORCHBRICKS_CACHE_DIR")
+    explicit = os.environ.get(CACHE_DIR)
     if explicit:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -83,11 +85,7 @@ def write_cache(fingerprint: str, plugins: dict[str, Any]) -> None:
     path = _cache_file(fingerprint)
     payload = json.dumps({"format": CACHE_FORMAT, "fingerprint": fingerprint, "plugins": plugins}, sort_keys=True)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(payload)
-        os.replace(temporary, path)
+        atomic_write_bytes(path, payload.encode("utf-8"))
         others = sorted(
             (stale for stale in path.parent.glob(f"plugins-{_environment_id()}-*.json") if stale != path),
             key=lambda stale: stale.stat().st_mtime,

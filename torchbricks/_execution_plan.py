@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from torchbricks.bricks import BrickInterface, resolved_inputs
+from torchbricks._steps import Step, make_step
+from torchbricks.bricks import BrickInterface
 from torchbricks.errors import (
     CyclicDependencyError,
     DuplicateOutputError,
@@ -36,8 +37,7 @@ from torchbricks.errors import (
     UnknownOutputError,
 )
 from torchbricks.groups import STANDARD_GROUPS
-from torchbricks.names import PATH_SEPARATOR, join_path, resolve_name
-from torchbricks.steps import Step, make_step
+from torchbricks.names import PATH_SEPARATOR, join_path, resolve_name, resolved_inputs
 from torchbricks.suggestions import close_matches, did_you_mean
 
 _TYPO_CHECK_LIMIT = 2_000_000  # skip the typo heuristic when (external inputs x outputs) is larger
@@ -62,7 +62,7 @@ class BrickNode:
 def brick_node(brick: BrickInterface, collection_path: tuple[str, ...], key: str, order: int) -> BrickNode:
     """Resolve a brick's names against the collection path where it is stored under ``key``."""
     path = join_path(collection_path, key)
-    inputs, keywords, reads_all = resolved_inputs(brick, collection_path, path)
+    inputs, keywords, reads_all = resolved_inputs(brick.input_names, collection_path, path)
     outputs = tuple(resolve_name(name, collection_path, path) for name in brick.output_names)
     return BrickNode(path, collection_path, brick, inputs, keywords, reads_all, outputs, frozenset(brick.groups), order)
 

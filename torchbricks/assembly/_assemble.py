@@ -25,21 +25,18 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
 from torch import nn
 
-from torchbricks.brick_collection import BrickCollection
+from torchbricks.assembly._parts import require_part
 from torchbricks.bricks import BrickLoss, BrickNotTrainable, BrickTrainable
+from torchbricks.collection import BrickCollection
 from torchbricks.errors import InterfaceMismatchError
-from torchbricks.registry import FeatureSpec, get_entry
-from torchbricks.registry.registry import check_arguments
+from torchbricks.features import DENSE, FeatureSpec, feature_kind_of, max_stride_of
 
 RESERVED_NAMES = ("preprocessor", "backbone", "neck", "total_loss")
-FEATURE_KINDS = ("global", "dense")
-ASSEMBLER_ARGUMENTS = ("features", "in_channels", "stride")
 
 
 def assemble_model(
@@ -51,19 +48,21 @@ def assemble_model(
     loss_weighting: Any = "fixed_weighting",
 ) -> BrickCollection:
     """Build one multi-task collection. See the module docstring for the parts and names."""
-    backbone_module = build_part("backbones", backbone, {})
+    backbone_module = build_part("backbones", backbone, {}, "backbone")
     backbone_spec = feature_spec_of(backbone_module, "backbone")
     bricks: dict[str, Any] = {}
     normalized = image
     if preprocessor is not None:
         normalized = "normalized"
-        bricks["preprocessor"] = BrickNotTrainable(build_part("preprocessors", preprocessor, {}), [image], [normalized])
+        bricks["preprocessor"] = BrickNotTrainable(
+            build_part("preprocessors", preprocessor, {}, "preprocessor"), [image], [normalized]
+        )
     backbone_outputs = [f"backbone/{name}" for name in backbone_spec.names]
     bricks["backbone"] = BrickTrainable(backbone_module, [normalized], backbone_outputs)
     dense_names, dense_spec = backbone_outputs, backbone_spec
     if neck is not None:
         neck_module = build_part(
-            "necks", neck, {"in_channels": backbone_spec.channels, "in_strides": backbone_spec.strides}
+            "necks", neck, {"in_channels": backbone_spec.channels, "in_strides": backbone_spec.strides}, "neck"
         )
         check_neck_inputs(neck_module, backbone_spec)
         dense_spec = feature_spec_of(neck_module, "neck")
@@ -83,7 +82,10 @@ def assemble_model(
     collection = BrickCollection(bricks)
     if loss_weighting is not None and loss_names:
         weighting = build_part(
-            "losses", loss_weighting, {"weights": dict.fromkeys(loss_names, 1.0), "task_names": loss_names}
+            "losses",
+            loss_weighting,
+            {"weights": dict.fromkeys(loss_names, 1.0), "task_names": loss_names},
+            "loss_weighting",
         )
         weighted = list(getattr(weighting, "task_names", loss_names))
         if sorted(weighted) != sorted(loss_names):
@@ -99,25 +101,11 @@ def assemble_model(
     return collection
 
 
-def build_part(kind: str, part: Any, supplied: Mapping[str, Any]) -> Any:
+def build_part(kind: str, part: Any, supplied: Mapping[str, Any], path: str) -> Any:
     """A module from a registry name, a ``{"name": ..., **arguments}`` dict, or an already built module."""
     if isinstance(part, nn.Module) or (callable(part) and not isinstance(part, (str, Mapping))):
         return part
-    name, arguments = split_part(part)
-    entry = get_entry(kind, name)
-    factory = entry.load()
-    accepted = inspect.signature(factory).parameters
-    merged = {**{key: value for key, value in supplied.items() if key in accepted}, **arguments}
-    check_arguments(factory, merged, f"{entry.kind} '{entry.qualified_name}'")
-    return factory(**merged)
-
-
-def split_part(part: Any) -> tuple[str, dict[str, Any]]:
-    """``"name"`` or ``{"name": ..., **arguments}`` → ``(name, arguments)``."""
-    if isinstance(part, str):
-        return part, {}
-    arguments = dict(part)
-    return arguments.pop("name"), arguments
+    return require_part(kind, part, path).build(supplied)
 
 
 def feature_spec_of(module: Any, role: str) -> FeatureSpec:
@@ -153,30 +141,23 @@ def build_task(
     """Build one task from ``{"task": name, **arguments}`` (or return a ready dict of bricks unchanged)."""
     if not (isinstance(task, Mapping) and "task" in task):
         return task
-    arguments = dict(task)
-    entry = get_entry("tasks", arguments.pop("task"))
-    factory = entry.load()
-    kind = arguments.pop("feature_kind", None) or getattr(factory, "feature_kind", "global")
-    if kind not in FEATURE_KINDS:
-        raise InterfaceMismatchError(f"Task '{task_name}': feature_kind must be one of {FEATURE_KINDS}, got {kind!r}")
-    feature, channels, stride = dense_feature if kind == "dense" else global_feature
-    max_stride = getattr(factory, "max_stride", None)
-    where = f"Task '{task_name}' ({entry.qualified_name})"
+    part = require_part("tasks", task, f"tasks.{task_name}")
+    kind = part.feature_kind or feature_kind_of(part.factory)
+    feature, channels, stride = dense_feature if kind == DENSE else global_feature
+    max_stride = max_stride_of(part.factory)
+    where = f"Task '{task_name}' ({part.entry.qualified_name})"
     if max_stride is not None and stride > max_stride:
         raise InterfaceMismatchError(
             f"{where} needs features at stride <= {max_stride}, but '{feature}' has stride {stride}; "
             f"add a neck (e.g. neck='upsampling') or a backbone level with a finer stride"
         )
     for key, actual in (("in_channels", channels), ("stride", stride)):
-        if key in arguments and arguments[key] != actual:
+        if key in part.arguments and part.arguments[key] != actual:
             raise InterfaceMismatchError(
-                f"{where} is configured with {key}={arguments[key]}, but '{feature}' has {key}={actual}"
+                f"{where} is configured with {key}={part.arguments[key]}, but '{feature}' has {key}={actual}"
             )
-    accepted = inspect.signature(factory).parameters
     supplied = {"features": feature, "in_channels": channels, "stride": stride, "image": image, "detail": normalized}
-    merged = {**{key: value for key, value in supplied.items() if key in accepted}, **arguments}
-    check_arguments(factory, merged, where)
-    return factory(**merged)
+    return part.build(supplied)
 
 
 def _bricks_of(task: Any) -> list[Any]:

@@ -2,7 +2,7 @@
 
 Names are unique per pack. ``pack:name`` always works; a bare ``name`` works when one pack registers
 it. Bricks from installed packs are discovered lazily on first use (see
-:mod:`torchbricks.registry.discovery`); bricks of the running program are added with :func:`register`.
+:mod:`torchbricks.registry._discovery`); bricks of the running program are added with :func:`register`.
 
 Example:
     >>> @register("heads", name="doc_example_head")
@@ -21,12 +21,12 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import importlib
-import inspect
-import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
+from torchbricks._arguments import check_arguments
+from torchbricks._environment import STRICT_PACKS, flag
 from torchbricks.errors import (
     AmbiguousBrickNameError,
     BrickArgumentError,
@@ -35,14 +35,13 @@ from torchbricks.errors import (
     PluginLoadError,
     UnknownBrickError,
 )
-from torchbricks.registry import source_inspection
-from torchbricks.registry.discovery import Discovery, discover
-from torchbricks.registry.entries import LOCAL_PACK, BrickEntry, FeatureSpec, PackStatus
-from torchbricks.registry.kinds import KINDS, canonical_pack_name, normalize_kind
-from torchbricks.registry.registrar import BrickRegistrar, first_docstring_line, signature_text
+from torchbricks.features import FeatureSpec
+from torchbricks.registry import _source_inspection as source_inspection
+from torchbricks.registry._discovery import Discovery, discover
+from torchbricks.registry._entries import LOCAL_PACK, BrickEntry, PackStatus
+from torchbricks.registry._kinds import KINDS, canonical_pack_name, normalize_kind
+from torchbricks.registry._registrar import BrickRegistrar
 from torchbricks.suggestions import close_matches, did_you_mean
-
-STRICT_ENVIRONMENT_VARIABLE = "TORCHBRICKS_STRICT_PLUGINS"
 
 
 class _Index:
@@ -110,7 +109,7 @@ def strict_mode(strict: bool | None = None) -> bool:
     """
     if strict is not None:
         return strict
-    return os.environ.get(STRICT_ENVIRONMENT_VARIABLE, "").strip().lower() in ("1", "true", "yes", "on")
+    return flag(STRICT_PACKS)
 
 
 def reload(use_cache: bool = True) -> None:
@@ -222,7 +221,7 @@ def get(kind: str, name: str, *, strict: bool | None = None) -> Callable[..., An
     """The factory registered as ``name`` (imports it on first use).
 
     Raises :class:`MissingDependencyError` when it needs a package that is not installed, and
-    :class:`PluginLoadError` when it fails to import (recorded in its pack's :func:`plugins` status).
+    :class:`PluginLoadError` when it fails to import (recorded in its pack's :func:`packs` status).
     """
     return load_entry(get_entry(kind, name, strict=strict))
 
@@ -231,7 +230,7 @@ def create(kind: str, name: str, /, **kwargs: Any) -> Any:
     """Build the brick registered as ``name`` with ``kwargs``, checked against the factory's signature first."""
     entry = get_entry(kind, name)
     factory = load_entry(entry)
-    check_arguments(factory, kwargs, f"{entry.kind} '{entry.qualified_name}'")
+    check_arguments(factory, kwargs, f"{entry.kind} '{entry.qualified_name}'", BrickArgumentError)
     return factory(**kwargs)
 
 
@@ -258,62 +257,19 @@ def load_entry(entry: BrickEntry) -> Any:
 
 
 def check(pack: str | None = None) -> list[PackStatus]:
-    """Import every installed brick (of one pack) so that import failures show in :func:`plugins`; slow.
+    """Import every installed brick (of one pack) so that import failures show in :func:`packs`; slow.
 
-    Bricks that need a missing optional dependency are not failures. Returns :func:`plugins` (not strict).
+    Bricks that need a missing optional dependency are not failures. Returns :func:`packs` (not strict).
     """
     for entry in list_bricks(pack=pack, strict=False):
         if entry.pack == LOCAL_PACK:
             continue
         with contextlib.suppress(MissingDependencyError, PluginLoadError):
             load_entry(entry)
-    return plugins(strict=False)
+    return packs(strict=False)
 
 
-def check_arguments(factory: Callable[..., Any], kwargs: Mapping[str, Any], what: str) -> None:
-    """Raise :class:`BrickArgumentError` naming unknown or missing keyword arguments of ``factory``."""
-    problems = argument_problems(factory, kwargs)
-    if problems:
-        raise BrickArgumentError(f"{what}: " + "; ".join(problems))
-
-
-def parameter_names(factory: Callable[..., Any]) -> tuple[list[str], list[str], bool] | None:
-    """``(accepted keyword names, required names, takes **kwargs)`` of a factory; ``None`` without a signature."""
-    try:
-        parameters = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    keyword_kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    accepted = [parameter.name for parameter in parameters if parameter.kind in keyword_kinds]
-    required = [
-        parameter.name
-        for parameter in parameters
-        if parameter.kind in keyword_kinds and parameter.default is inspect.Parameter.empty
-    ]
-    takes_any = any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters)
-    return accepted, required, takes_any
-
-
-def argument_problems(factory: Callable[..., Any], kwargs: Mapping[str, Any]) -> list[str]:
-    """Unknown and missing keyword arguments of ``factory`` as readable problems (empty when fine)."""
-    names = parameter_names(factory)
-    if names is None:
-        return []
-    accepted, required, takes_any = names
-    problems = []
-    if not takes_any:
-        for key in kwargs:
-            if key not in accepted:
-                problems.append(
-                    f"unknown argument '{key}'.{did_you_mean(key, accepted)} Accepted: {', '.join(accepted)}"
-                )
-    missing = [name for name in required if name not in kwargs]
-    if missing:
-        problems.append(f"missing required argument(s) {', '.join(repr(name) for name in missing)}")
-    return problems
-
-
-def plugins(*, strict: bool | None = None) -> list[PackStatus]:
+def packs(*, strict: bool | None = None) -> list[PackStatus]:
     """Installed brick packs with their version, brick counts per kind, hooks, status and errors."""
     _REGISTRIES.ready(strict)
     discovery = _REGISTRIES.discovery
@@ -323,7 +279,7 @@ def plugins(*, strict: bool | None = None) -> list[PackStatus]:
 def _unknown_error(kind: str, name: str, bare: str, pack: str | None) -> UnknownBrickError:
     indexes = _REGISTRIES.indexes
     index = indexes[kind]
-    packs = plugins(strict=False)
+    pack_statuses = packs(strict=False)
     if pack is not None and canonical_pack_name(pack) not in {entry.pack_key for entry in index.qualified.values()}:
         known_packs = sorted({entry.pack for entry in index.qualified.values()})
         message = (
@@ -342,32 +298,40 @@ def _unknown_error(kind: str, name: str, bare: str, pack: str | None) -> Unknown
         elsewhere = [other for other in KINDS if other != kind and bare in indexes[other].bare]
         if elsewhere:
             message += f" '{bare}' is registered as {' and '.join(elsewhere)}."
-    searched = [f"{status.name} {status.version}" for status in packs if status.bricks.get(kind)]
+    searched = [f"{status.name} {status.version}" for status in pack_statuses if status.bricks.get(kind)]
     if any(entry.pack == LOCAL_PACK for entry in index.qualified.values()):
         searched.append(LOCAL_PACK)
     message += f" Searched packs: {', '.join(searched) or 'none'}."
-    broken = [status for status in packs if status.errors]
+    broken = [status for status in pack_statuses if status.errors]
     if broken:
         details = "; ".join(f"{status.name} {status.version} ({status.errors[0]})" for status in broken)
         message += f" Packs that failed to load (the brick may be there): {details}."
     return UnknownBrickError(message)
 
 
+def plugins(*, strict: bool | None = None) -> list[PackStatus]:
+    """Deprecated name of :func:`packs` (one word per concept: a pip-installed distribution of bricks is a pack)."""
+    import warnings
+
+    warnings.warn(
+        "torchbricks.registry.plugins() is now torchbricks.registry.packs(); the old name goes in the next release",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return packs(strict=strict)
+
+
 __all__ = [
-    "BrickEntry",
-    "argument_problems",
     "check",
-    "check_arguments",
     "create",
-    "first_docstring_line",
     "get",
     "get_entry",
     "list_bricks",
     "load_entry",
+    "packs",
     "plugins",
     "register",
     "reload",
-    "signature_text",
     "strict_mode",
     "unregister",
 ]

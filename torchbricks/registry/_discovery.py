@@ -4,7 +4,7 @@ Static entry points (group ``torchbricks.<kind>``) are listed from distribution 
 summaries read from source; nothing is imported until a brick is built. Plugins (group
 ``torchbricks``) are loaded one by one, each with its own plugin manager, so a plugin that fails to
 import or whose hook raises is recorded with its error and cannot affect the others. What plugins
-register is cached (see :mod:`torchbricks.registry.cache`).
+register is cached (see :mod:`torchbricks.registry._cache`).
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from importlib.metadata import EntryPoint, EntryPoints, entry_points
 from typing import Any
 
 from torchbricks.errors import PluginLoadError, RegistryError
-from torchbricks.registry import cache, hookspecs
-from torchbricks.registry.entries import BrickEntry, FeatureSpec, PackStatus
-from torchbricks.registry.kinds import KINDS, PLUGIN_GROUP, entry_point_group
-from torchbricks.registry.registrar import BrickRegistrar, check_brick_name, import_target, load_target
-from torchbricks.registry.source_inspection import describe_target, module_problem
+from torchbricks.features import FeatureSpec
+from torchbricks.registry import _cache, _hookspecs
+from torchbricks.registry._entries import BrickEntry, PackStatus
+from torchbricks.registry._kinds import KINDS, PLUGIN_GROUP, entry_point_group
+from torchbricks.registry._registrar import BrickRegistrar, check_brick_name, import_target, load_target
+from torchbricks.registry._source_inspection import describe_target, module_problem
 
 
 @dataclass
@@ -140,8 +141,8 @@ class _PluginRunner:
                 import pluggy
 
                 plugin = self.entry_point.load()
-                manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-                manager.add_hookspecs(hookspecs)
+                manager = pluggy.PluginManager(_hookspecs.PROJECT_NAME)
+                manager.add_hookspecs(_hookspecs)
                 manager.register(plugin, name=self.key)
                 manager.check_pending()
                 hooks = sorted(caller.name for caller in manager.get_hookcallers(plugin) or [])
@@ -174,8 +175,8 @@ def _discover_plugins(found: Discovery, installed: EntryPoints, use_cache: bool)
     plugin_entry_points = sorted(installed.select(group=PLUGIN_GROUP), key=lambda item: (item.name, item.value))
     if not plugin_entry_points:
         return
-    fingerprint = cache.environment_fingerprint()
-    cached = cache.read_cache(fingerprint) if use_cache else {}
+    fingerprint = _cache.environment_fingerprint()
+    cached = _cache.read_cache(fingerprint) if use_cache else {}
     fresh: dict[str, Any] = {}
     for entry_point in plugin_entry_points:
         pack, version = _distribution(entry_point)
@@ -199,7 +200,7 @@ def _discover_plugins(found: Discovery, installed: EntryPoints, use_cache: bool)
         fresh[runner.key] = record
         found.entries.extend(entries)
     if fresh != cached or not use_cache:  # without the cache: rebuild it (`torchbricks list --refresh`)
-        cache.write_cache(fingerprint, fresh)
+        _cache.write_cache(fingerprint, fresh)
 
 
 def _record_from_entry(entry: BrickEntry) -> dict[str, Any]:

@@ -7,7 +7,7 @@ cannot find (e.g. editable installs served by an import hook) fall back to ``imp
 which imports their parent packages.
 
 Example:
-    >>> describe_target("torchbricks.registry.kinds:normalize_kind")[0]
+    >>> describe_target("torchbricks.registry._kinds:normalize_kind")[0]
     'The registry kind for ``kind``, accepting singular forms (``backbone`` → ``backbones``).'
 """
 
@@ -20,7 +20,7 @@ import sys
 from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
 
-from torchbricks.registry.entries import FeatureSpec
+from torchbricks.features import FeatureSpec
 
 _DECLARE_FEATURES = "declare_features"
 
@@ -42,7 +42,7 @@ def module_problem(module_name: str) -> str | None:
     reports it as a missing dependency.
 
     Example:
-        >>> module_problem("torchbricks.registry.kinds") is None
+        >>> module_problem("torchbricks.registry._kinds") is None
         True
         >>> module_problem("torchbricks.no_such_module")
         "module 'torchbricks.no_such_module' is not installed"

@@ -1,0 +1,49 @@
+"""``torchbricks demo``: the standard pack's command, added to the command line like any pack's command.
+
+Registered in ``pyproject.toml`` under ``[project.entry-points."torchbricks.commands"]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from torchbricks.cli import Command
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo's options."""
+    parser.add_argument("--output", default="demo_output", metavar="DIR", help="output folder (default: demo_output)")
+    parser.add_argument("--quick", action="store_true", help="a few seconds of training: checks that everything runs")
+    parser.add_argument("--steps", type=int, help="train a fixed number of steps (default: for --train-seconds)")
+    parser.add_argument("--train-seconds", type=float, help="training time budget in seconds (default: 165)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+
+
+def run(arguments: argparse.Namespace) -> int:
+    """Train, evaluate and write the demo's output folder; print the metrics against their targets."""
+    from bag_of_bricks.demo.run import TARGETS, DemoSettings, run_demo
+
+    settings = DemoSettings.quick() if arguments.quick else DemoSettings()
+    if arguments.steps:
+        settings.steps = arguments.steps
+    if arguments.train_seconds:
+        settings.train_seconds, settings.steps = arguments.train_seconds, None
+    if arguments.threads:
+        settings.threads = arguments.threads
+    report = run_demo(arguments.output, settings, show_progress=sys.stderr.isatty())
+    for task, (metric, target) in TARGETS.items():
+        value = report[task][metric]
+        mark = "ok" if value >= target else "below target"
+        print(f"{task:>14} {metric:<12} {value:.3f}  (target {target:.2f}: {mark})")
+    run_info = report["_run"]
+    print(
+        f"Trained {run_info['train_steps']} steps in {run_info['train_seconds']} s; ONNX checked in onnxruntime "
+        f"(max |difference| {run_info['onnx_max_abs_difference']:.2e}); outputs in {arguments.output}/"
+    )
+    return 0
+
+
+demo_command = Command(
+    help="train a three-task model on generated shapes (CPU, ~3 min)", add_arguments=add_arguments, run=run
+)

@@ -1,0 +1,157 @@
+"""Checking keyword arguments against a factory's signature, before the factory is called.
+
+One checker serves ``registry.create`` (raise on the first call) and model configs (collect every
+problem with its config path): unknown names (with a close match), values that clearly do not fit a
+simple annotation (``int``, ``float``, ``str``, ``bool``, optionally ``None``), and missing required
+arguments. Arguments the caller supplies itself (``supplied``) are neither suggested nor required.
+
+Example:
+    >>> def head(num_classes: int, hidden: int = 64):
+    ...     ...
+    >>> for problem in argument_problems(head, {"num_clases": 3}):
+    ...     print(problem)
+    ('num_clases', "unknown argument. Did you mean 'num_classes'? Accepted: num_classes, hidden")
+    ('num_classes', 'missing required argument')
+    >>> argument_problems(head, {"num_classes": "three"})
+    [('num_classes', "expected int, got str 'three'")]
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from torchbricks.suggestions import did_you_mean
+
+UNKNOWN = "unknown argument"
+MISSING = "missing required argument"
+_SIMPLE_TYPES: dict[Any, tuple[type, ...]] = {int: (int,), float: (int, float), str: (str,), bool: (bool,)}
+
+
+def parameter_names(factory: Callable[..., Any]) -> tuple[list[str], list[str], bool] | None:
+    """``(accepted keyword names, required names, takes **kwargs)`` of a factory; ``None`` without a signature."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    keyword_kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    accepted = [parameter.name for parameter in parameters if parameter.kind in keyword_kinds]
+    required = [
+        parameter.name
+        for parameter in parameters
+        if parameter.kind in keyword_kinds and parameter.default is inspect.Parameter.empty
+    ]
+    takes_any = any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters)
+    return accepted, required, takes_any
+
+
+def argument_problems(
+    factory: Callable[..., Any], arguments: Mapping[str, Any], supplied: Iterable[str] = ()
+) -> list[tuple[str, str]]:
+    """``(argument, problem)`` pairs for ``arguments`` given to ``factory``; empty when they fit.
+
+    ``supplied`` names arguments the caller fills in itself: they count as given and are not offered
+    as suggestions.
+    """
+    names = parameter_names(factory)
+    if names is None:
+        return []
+    accepted, required, takes_any = names
+    supplied = tuple(supplied)
+    choices = [name for name in accepted if name not in supplied]
+    problems: list[tuple[str, str]] = []
+    for key, value in arguments.items():
+        if key not in accepted:
+            if not takes_any:
+                problems.append((key, f"{UNKNOWN}.{did_you_mean(key, choices)} Accepted: {', '.join(choices)}"))
+            continue
+        problem = type_problem(factory, key, value)
+        if problem:
+            problems.append((key, problem))
+    for key in required:
+        if key not in arguments and key not in supplied:
+            problems.append((key, MISSING))
+    return problems
+
+
+def check_arguments(
+    factory: Callable[..., Any], arguments: Mapping[str, Any], what: str, error: type[Exception]
+) -> None:
+    """Raise ``error`` naming ``what`` and every problem of ``arguments`` (see :func:`argument_problems`)."""
+    problems = argument_problems(factory, arguments)
+    if not problems:
+        return
+    missing = [key for key, problem in problems if problem == MISSING]
+    texts = [
+        problem.replace(UNKNOWN, f"{UNKNOWN} '{key}'", 1) if problem.startswith(UNKNOWN) else f"'{key}': {problem}"
+        for key, problem in problems
+        if problem != MISSING
+    ]
+    if missing:
+        texts.append(f"{MISSING}(s) {', '.join(repr(key) for key in missing)}")
+    raise error(f"{what}: " + "; ".join(texts))
+
+
+def json_defaults(factory: Callable[..., Any], exclude: Iterable[str] = ()) -> dict[str, Any]:
+    """The factory's keyword defaults that JSON can hold (tuples as lists), except ``exclude``."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    excluded = set(exclude)
+    defaults = {}
+    for parameter in parameters:
+        if parameter.name in excluded or parameter.default is parameter.empty:
+            continue
+        if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+            continue
+        value = list(parameter.default) if isinstance(parameter.default, tuple) else parameter.default
+        if _json_safe(value):
+            defaults[parameter.name] = value
+    return defaults
+
+
+def type_problem(factory: Callable[..., Any], key: str, value: Any) -> str | None:
+    """A message when ``value`` clearly does not fit the parameter's annotation (simple types only)."""
+    try:
+        hints = typing.get_type_hints(getattr(factory, "__init__", factory) if isinstance(factory, type) else factory)
+    except Exception:  # unresolvable annotations: accept
+        return None
+    annotation = hints.get(key)
+    if annotation is None:
+        return None
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    options = typing.get_args(annotation) if union else (annotation,)
+    allowed: list[type] = []
+    for option in options:
+        if option is type(None):
+            if value is None:
+                return None
+            continue
+        simple = _SIMPLE_TYPES.get(option)
+        if simple is None:
+            return None  # not a simple type: accept
+        allowed.extend(simple)
+    if isinstance(value, bool) and bool not in allowed:
+        return f"expected {_describe(options)}, got {value!r}"
+    if allowed and not isinstance(value, tuple(allowed)):
+        return f"expected {_describe(options)}, got {type(value).__name__} {value!r}"
+    return None
+
+
+def _json_safe(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _describe(options: tuple[Any, ...]) -> str:
+    return " or ".join(
+        "None" if option is type(None) else getattr(option, "__name__", str(option)) for option in options
+    )

@@ -1,0 +1,34 @@
+"""From parts to a model: assemble a multi-task collection, build it from a config, save and load it.
+
+* :func:`assemble_model` — preprocessor → backbone → optional neck → one brick dict per task, with
+  the interfaces between them checked.
+* :func:`resolve_config` / :func:`build_model` — a config (dict, JSON or YAML) validated with every
+  problem reported at once, defaults and qualified names filled in, then assembled.
+* :func:`save_model` / :func:`load_model` — a model folder: ``config.json`` + ``weights/``.
+
+Example:
+    >>> from torchbricks.assembly import build_model
+    >>> model = build_model({"backbone": {"name": "resnet18", "levels": [5]},
+    ...                      "tasks": {"kind": {"task": "image_classification", "num_classes": 2}}})
+    >>> model.config["backbone"]["name"]
+    'torchbricks:resnet18'
+"""
+
+from torchbricks.assembly._assemble import RESERVED_NAMES, assemble_model
+from torchbricks.assembly._config import CONFIG_KEYS, build_model, load_config, resolve_config
+from torchbricks.assembly._model_folder import CONFIG_FILE, WEIGHTS_FOLDER, load_model, save_model
+from torchbricks.assembly._parts import SUPPLIED_BY_ASSEMBLER
+
+__all__ = [
+    "CONFIG_FILE",
+    "CONFIG_KEYS",
+    "RESERVED_NAMES",
+    "SUPPLIED_BY_ASSEMBLER",
+    "WEIGHTS_FOLDER",
+    "assemble_model",
+    "build_model",
+    "load_config",
+    "load_model",
+    "resolve_config",
+    "save_model",
+]

@@ -1,0 +1,157 @@
+"""``torchbricks list``, ``info`` and ``packs``: what the registries hold, without importing any brick."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from typing import Any
+
+from torchbricks import registry
+from torchbricks.cli._output import print_json, print_table, text
+from torchbricks.errors import RegistryError, UnknownBrickError
+from torchbricks.features import FeatureSpec
+from torchbricks.suggestions import did_you_mean
+
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1
+
+
+def add_registry_commands(commands: argparse._SubParsersAction) -> None:
+    """Register ``list``, ``info`` and ``packs`` (alias ``plugins``) on the ``torchbricks`` parser."""
+    listing = commands.add_parser("list", help="list registered bricks (imports nothing when cached)")
+    listing.add_argument("kind", nargs="?", help="backbones, necks, heads, losses, metrics, visualizers, ...")
+    listing.add_argument("--filter", default="*", metavar="GLOB", help="glob on the name or pack:name")
+    listing.add_argument("--pack", metavar="NAME", help="only bricks of this pack (distribution name)")
+    listing.add_argument("--refresh", action="store_true", help="ignore the registry cache and rebuild it")
+    _add_common(listing)
+    listing.set_defaults(handler=run_list)
+
+    info = commands.add_parser("info", help="show one brick: signature, docstring, origin, interface")
+    info.add_argument("kind")
+    info.add_argument("name", help="name or pack:name")
+    _add_common(info)
+    info.set_defaults(handler=run_info)
+
+    packs = commands.add_parser(
+        "packs", aliases=["plugins"], help="installed brick packs, their bricks and load errors"
+    )
+    packs.add_argument("--check", action="store_true", help="import every brick to find import errors (slow)")
+    packs.add_argument("--pack", metavar="NAME", help="only this pack (with --check: import only its bricks)")
+    _add_common(packs)
+    packs.set_defaults(handler=run_packs)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--strict", action="store_true", help="fail (exit 1) when a brick pack fails to load")
+
+
+def run_list(arguments: argparse.Namespace) -> int:
+    if arguments.refresh:
+        registry.reload(use_cache=False)
+    entries = registry.list_bricks(arguments.kind, arguments.filter, arguments.pack, strict=arguments.strict or None)
+    packs = registry.packs(strict=False)
+    if arguments.pack and not entries:
+        _check_pack_exists(arguments.pack, packs)
+    if arguments.json:
+        print_json([entry.to_dict() for entry in entries])
+    else:
+        rows = [(entry.name, entry.kind, entry.pack, entry.version, entry.summary) for entry in entries]
+        print_table(f"{len(entries)} bricks", ("name", "kind", "pack", "version", "summary"), rows)
+    _warn_broken_packs(packs)
+    return EXIT_OK
+
+
+def _check_pack_exists(pack: str, packs: list[Any]) -> None:
+    """``--pack`` names an installed pack (or ``local``); a typo is an error, not an empty listing."""
+    names = [status.name for status in packs] + [registry.LOCAL_PACK]
+    if registry.canonical_pack_name(pack) not in {registry.canonical_pack_name(name) for name in names}:
+        raise UnknownBrickError(
+            f"No installed brick pack '{pack}'.{did_you_mean(pack, names)} Installed packs: {', '.join(names)}."
+        )
+
+
+def run_info(arguments: argparse.Namespace) -> int:
+    entry = registry.get_entry(arguments.kind, arguments.name, strict=arguments.strict or None)
+    details: dict[str, Any] = entry.to_dict()
+    details["docstring"] = entry.summary
+    details["load_error"] = None
+    try:
+        factory = registry.load_entry(entry)
+    except RegistryError as error:  # still show what is known without importing it (read from source)
+        details["load_error"] = f"{type(error).__name__}: {error}"
+    else:
+        details["signature"] = registry.signature_text(factory) or entry.signature
+        details["docstring"] = inspect.getdoc(getattr(factory, "func", factory)) or ""
+        interface = entry.interface
+        describe = getattr(factory, "describe_features", None)
+        if interface is None and callable(describe):
+            try:
+                interface = describe()
+            except Exception:  # describing is best effort; the factory may need arguments
+                interface = None
+        if isinstance(interface, dict):
+            interface = FeatureSpec.from_dict(interface)
+        details["interface"] = interface.to_dict() if isinstance(interface, FeatureSpec) else None
+    if arguments.json:
+        print_json(details)
+    else:
+        keys = ("qualified_name", "kind", "pack", "version", "source", "target", "signature", "interface")
+        rows = [(key, text(details[key])) for key in keys]
+        if details["extras"]:
+            rows.append(("extras", ", ".join(details["extras"])))
+        rows.append(("docstring", details["docstring"]))
+        if details["load_error"]:
+            rows.append(("load error", details["load_error"]))
+        print_table(f"{entry.kind} {entry.qualified_name}", ("field", "value"), rows)
+    failed = details["load_error"] is not None and not details["load_error"].startswith("MissingDependencyError")
+    return EXIT_NOT_FOUND if failed and _strict(arguments) else EXIT_OK
+
+
+def run_packs(arguments: argparse.Namespace) -> int:
+    packs = registry.check(arguments.pack) if arguments.check else registry.packs(strict=False)
+    if arguments.pack:
+        _check_pack_exists(arguments.pack, packs)
+        packs = [
+            pack
+            for pack in packs
+            if registry.canonical_pack_name(pack.name) == registry.canonical_pack_name(arguments.pack)
+        ]
+    if arguments.json:
+        print_json([pack.to_dict() for pack in packs])
+    else:
+        rows = [
+            (
+                pack.name,
+                pack.version,
+                ", ".join(f"{kind}: {count}" for kind, count in sorted(pack.bricks.items())),
+                ", ".join(pack.hooks) or "-",
+                pack.status,
+                "\n".join(pack.errors),
+            )
+            for pack in packs
+        ]
+        print_table(f"{len(packs)} brick packs", ("pack", "version", "bricks", "hooks", "status", "error"), rows)
+    broken = [pack.name for pack in packs if pack.errors]
+    if broken and _strict(arguments):
+        print(
+            f"torchbricks packs: {len(broken)} pack(s) failed to load (strict mode): {', '.join(broken)}",
+            file=sys.stderr,
+        )
+        return EXIT_NOT_FOUND
+    return EXIT_OK
+
+
+def _strict(arguments: argparse.Namespace) -> bool:
+    """``--strict`` or the environment variable ``TORCHBRICKS_STRICT_PLUGINS``."""
+    return registry.strict_mode(arguments.strict or None)
+
+
+def _warn_broken_packs(packs: list[Any]) -> None:
+    broken = [pack.name for pack in packs if pack.errors]
+    if broken:
+        print(
+            f"warning: {len(broken)} pack(s) failed to load: {', '.join(broken)} (see `torchbricks packs`)",
+            file=sys.stderr,
+        )

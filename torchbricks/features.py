@@ -1,0 +1,128 @@
+"""Feature contracts that packs implement: what a backbone or neck outputs, and what a task reads.
+
+A backbone or neck declares its outputs with a :class:`FeatureSpec` (one name, channel count and
+stride per feature map), either on the built module (``module.feature_spec``) or on its factory with
+:func:`declare_features` (readable without building anything). A task factory declares which
+features it reads with :func:`task_kind`: ``"global"`` (the backbone's coarsest map) or ``"dense"``
+(the neck's or backbone's finest map, at most ``max_stride``). The assembler connects parts through
+these declarations and checks them before anything is built.
+
+This module imports nothing heavy: listing bricks reads these declarations without importing torch.
+
+Example:
+    >>> spec = FeatureSpec(names=("c4", "c5"), channels=(256, 512), strides=(16, 32))
+    >>> FeatureSpec.from_dict(spec.to_dict()) == spec
+    True
+    >>> @task_kind("dense", max_stride=8)
+    ... def my_task(num_classes: int, *, features: str, in_channels: int, stride: int = 4):
+    ...     return {}
+    >>> feature_kind_of(my_task), max_stride_of(my_task)
+    ('dense', 8)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+GLOBAL = "global"
+DENSE = "dense"
+FEATURE_KINDS: tuple[str, ...] = (GLOBAL, DENSE)
+"""What a task can read: ``"global"`` (the coarsest backbone map) or ``"dense"`` (the finest map)."""
+
+Factory = TypeVar("Factory", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The declared outputs of a backbone or neck: one name, channel count and stride per feature map.
+
+    A stride of 0 marks a global (pooled) feature vector rather than a feature map.
+    """
+
+    names: tuple[str, ...]
+    channels: tuple[int, ...]
+    strides: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not len(self.names) == len(self.channels) == len(self.strides):
+            raise ValueError(
+                f"FeatureSpec needs one channel count and stride per name, got names={self.names}, "
+                f"channels={self.channels}, strides={self.strides}"
+            )
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        """A JSON-ready dict (``names``, ``channels``, ``strides``)."""
+        return {"names": list(self.names), "channels": list(self.channels), "strides": list(self.strides)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
+        """The inverse of :meth:`to_dict`."""
+        return cls(
+            tuple(data["names"]), tuple(int(c) for c in data["channels"]), tuple(int(s) for s in data["strides"])
+        )
+
+
+def declare_features(
+    names: tuple[str, ...], channels: tuple[int, ...], strides: tuple[int, ...]
+) -> Callable[[Factory], Factory]:
+    """Decorator declaring the feature interface of a backbone/neck factory (read without building it).
+
+    Example:
+        >>> @declare_features(names=("features",), channels=(512,), strides=(32,))
+        ... def my_backbone():
+        ...     ...
+        >>> my_backbone.feature_spec.channels
+        (512,)
+    """
+    spec = FeatureSpec(tuple(names), tuple(channels), tuple(strides))
+
+    def attach(factory: Factory) -> Factory:
+        factory.feature_spec = spec  # type: ignore[attr-defined]
+        return factory
+
+    return attach
+
+
+def task_kind(feature_kind: str, max_stride: int | None = None) -> Callable[[Factory], Factory]:
+    """Declare which features a task factory reads: ``"global"`` or ``"dense"`` (at most ``max_stride``).
+
+    Example:
+        >>> @task_kind("global")
+        ... def my_classifier(num_classes: int, *, features: str, in_channels: int):
+        ...     return {}
+        >>> my_classifier.feature_kind
+        'global'
+    """
+    if feature_kind not in FEATURE_KINDS:
+        raise ValueError(f"feature_kind must be one of {FEATURE_KINDS}, got {feature_kind!r}")
+
+    def mark(factory: Factory) -> Factory:
+        factory.feature_kind = feature_kind  # type: ignore[attr-defined]
+        factory.max_stride = max_stride  # type: ignore[attr-defined]
+        return factory
+
+    return mark
+
+
+def feature_kind_of(factory: Any) -> str:
+    """The declared feature kind of a task factory (``"global"`` when it declares none)."""
+    return getattr(factory, "feature_kind", None) or GLOBAL
+
+
+def max_stride_of(factory: Any) -> int | None:
+    """The declared largest stride a task factory accepts (``None``: any)."""
+    return getattr(factory, "max_stride", None)
+
+
+__all__ = [
+    "DENSE",
+    "FEATURE_KINDS",
+    "GLOBAL",
+    "FeatureSpec",
+    "declare_features",
+    "feature_kind_of",
+    "max_stride_of",
+    "task_kind",
+]

@@ -1,0 +1,115 @@
+"""What the registries hold: brick entries and the status of each pack.
+
+Example:
+    >>> entry = BrickEntry("heads", "tiny", pack="my-pack", version="1.0", target="my_pack:tiny", source="entry point")
+    >>> entry.qualified_name
+    'my-pack:tiny'
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torchbricks.features import FeatureSpec
+from torchbricks.registry._kinds import canonical_pack_name
+
+LOCAL_PACK = "local"
+"""The pack name of bricks registered in the running program with ``register``."""
+
+
+@dataclass
+class BrickEntry:
+    """One registered brick factory and where it comes from.
+
+    ``summary``, ``signature`` and ``interface`` are known without importing the factory when they
+    could be read from source or a cache; :meth:`load` imports it.
+    """
+
+    kind: str
+    name: str
+    pack: str
+    version: str
+    target: str
+    source: str
+    summary: str = ""
+    signature: str = ""
+    interface: FeatureSpec | None = None
+    extras: tuple[str, ...] = ()
+    loader: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
+    _factory: Any = field(default=None, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def qualified_name(self) -> str:
+        """``pack:name`` — always unambiguous."""
+        return f"{self.pack}:{self.name}"
+
+    @property
+    def pack_key(self) -> str:
+        return canonical_pack_name(self.pack)
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._factory is not None
+
+    def load(self) -> Any:
+        """Import (once) and return the factory."""
+        if self._factory is None:
+            with self._lock:
+                if self._factory is None:
+                    if self.loader is None:
+                        raise RuntimeError(f"Brick entry '{self.qualified_name}' has no loader")
+                    factory = self.loader()
+                    spec = getattr(factory, "feature_spec", None)
+                    if self.interface is None and isinstance(spec, FeatureSpec):
+                        self.interface = spec
+                    self._factory = factory
+        return self._factory
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description (what ``torchbricks list --json`` prints)."""
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "qualified_name": self.qualified_name,
+            "pack": self.pack,
+            "version": self.version,
+            "source": self.source,
+            "target": self.target,
+            "summary": self.summary,
+            "signature": self.signature,
+            "interface": self.interface.to_dict() if self.interface else None,
+            "extras": list(self.extras),
+        }
+
+
+@dataclass
+class PackStatus:
+    """What one installed distribution contributes, and whether it loaded."""
+
+    name: str
+    version: str
+    entry_points: int = 0
+    plugins: list[str] = field(default_factory=list)
+    hooks: list[str] = field(default_factory=list)
+    bricks: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "error" if self.errors else "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "status": self.status,
+            "entry_points": self.entry_points,
+            "plugins": list(self.plugins),
+            "hooks": list(self.hooks),
+            "bricks": dict(sorted(self.bricks.items())),
+            "errors": list(self.errors),
+        }
