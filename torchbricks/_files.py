@@ -21,11 +21,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def default_file_mode() -> int:
-    """The mode ``open()`` would give a new file: ``0o666`` less the process umask."""
+def current_umask() -> int:
+    """The process umask (read by setting it and setting it back)."""
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+def default_file_mode() -> int:
+    """The mode ``open()`` would give a new file: ``0o666`` less the umask."""
+    return 0o666 & ~current_umask()
+
+
+def default_folder_mode() -> int:
+    """The mode ``mkdir`` would give a new folder: ``0o777`` less the umask."""
+    return 0o777 & ~current_umask()
 
 
 def atomic_write_bytes(target: Path, payload: bytes) -> None:

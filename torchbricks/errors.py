@@ -145,3 +145,10 @@ class InterfaceMismatchError(TorchBricksError, ValueError):
 
 class MissingPackError(TorchBricksError, ImportError):
     """A saved model needs a brick pack that is not installed; the message says what to install."""
+
+
+class IncompatiblePackError(MissingPackError):
+    """A saved model's packs are installed but cannot rebuild it (a brick renamed, an argument changed).
+
+    The message gives the versions the model was saved with and the installed ones.
+    """

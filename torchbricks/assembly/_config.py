@@ -18,6 +18,7 @@ reported at once with its path (``tasks.shape.num_clases: unknown argument; did 
 filled in, so a saved config rebuilds exactly the same model.
 
 Example:
+    >>> from torchbricks.errors import ConfigError
     >>> config = {"backbone": "resnet18", "tasks": {"shape": {"task": "image_classification", "num_clases": 3}}}
     >>> try:
     ...     resolve_config(config)
@@ -29,14 +30,13 @@ Example:
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from torchbricks.assembly._assemble import assemble_model
 from torchbricks.assembly._parts import Part, raise_problems, resolve_part
-from torchbricks.errors import ConfigError
+from torchbricks.assembly._reading import read_data_file
 from torchbricks.suggestions import did_you_mean
 
 PARTS = {"preprocessor": "preprocessors", "backbone": "backbones", "neck": "necks", "loss_weighting": "losses"}
@@ -54,27 +54,7 @@ def load_config(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     """A config from a dict (copied), or a ``.json`` / ``.yaml`` / ``.yml`` file."""
     if isinstance(source, Mapping):
         return copy.deepcopy(dict(source))
-    path = Path(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"Cannot read config file '{path}': {error}") from error
-    if path.suffix in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError as error:
-            raise ConfigError(f"Reading '{path}' needs PyYAML: pip install pyyaml (or use a .json config)") from error
-        data = yaml.safe_load(text)
-    elif path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except ValueError as error:
-            raise ConfigError(f"Config file '{path}' is not valid JSON: {error}") from error
-    else:
-        raise ConfigError(f"Config file '{path}' must end in .json, .yaml or .yml")
-    if not isinstance(data, dict):
-        raise ConfigError(f"Config file '{path}' must hold a mapping at the top, got {type(data).__name__}")
-    return data
+    return read_data_file(Path(source))
 
 
 def resolve_config(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:

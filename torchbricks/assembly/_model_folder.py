@@ -3,6 +3,17 @@
 :func:`load_model` rebuilds the model from the registries — no user code needed — and loads its
 weights; when a brick pack the model needs is not installed it says which one to install.
 
+Saving is atomic for the folder as a whole: the new model is written to a hidden sibling folder and
+swapped in with one rename (``renameat2(RENAME_EXCHANGE)`` where the system has it), so a reader —
+or a process killed at any moment — sees the complete old model or the complete new one, never a
+mix, and no weight file of a removed brick survives. Leftovers of an interrupted save are removed by
+the next save.
+
+A model folder is untrusted input: :func:`load_model` reads only regular files inside it, checks
+the recorded pack names before it suggests a command, and ignores arguments in ``config.json`` that
+would make a factory read a file elsewhere (see :data:`FILE_ARGUMENT`); the folder's own weights are
+loaded instead.
+
 Example:
     >>> import tempfile
     >>> from torchbricks import build_model
@@ -16,22 +27,46 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import json
+import os
+import re
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from torchbricks._files import atomic_write_bytes
+from torchbricks._files import atomic_write_bytes, default_folder_mode
+from torchbricks._folders import replace_folder
 from torchbricks.assembly._config import build_model
-from torchbricks.errors import ConfigError, MissingPackError, RegistryError, WeightsFolderExistsError
+from torchbricks.assembly._reading import read_text
+from torchbricks.errors import (
+    ConfigError,
+    IncompatiblePackError,
+    MissingPackError,
+    RegistryError,
+    WeightsFolderExistsError,
+)
 from torchbricks.registry import LOCAL_PACK
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FOLDER = "weights"
+FILE_ARGUMENT = re.compile(r"^(weights|.+_path|.+_file)$")
+"""Part arguments that name a file to read (``weights``, ``checkpoint_path``, ...): ignored by ``load_model``."""
+PACKAGE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")
+"""A valid distribution name (PEP 508); anything else recorded in a folder is never shown as a command."""
+_STAGING, _RETIRED = "saving", "old"
 
 
 def save_model(model: Any, folder: str | Path, exist_ok: bool = False) -> Path:
-    """Write ``config.json`` and one weight file per brick into ``folder``; returns the folder."""
+    """Write ``config.json`` and one weight file per brick into ``folder`` as a whole; returns the folder.
+
+    ``exist_ok=True`` replaces an existing model folder (one holding ``config.json``, or empty);
+    any other existing folder or file is refused rather than deleted.
+    """
     config = getattr(model, "config", None)
     if not isinstance(config, dict):
         raise ConfigError(
@@ -39,46 +74,108 @@ def save_model(model: Any, folder: str | Path, exist_ok: bool = False) -> Path:
             "for any collection, use collection.save_bricks(folder) to save weights only"
         )
     folder = Path(folder)
-    if folder.exists() and not exist_ok:
-        raise WeightsFolderExistsError(f"Model folder '{folder}' already exists; pass exist_ok=True to overwrite")
+    _check_target(folder, exist_ok)
     if LOCAL_PACK in config.get("packs", {}):
-        import warnings
-
         warnings.warn(
             "The model uses bricks registered in this program (pack 'local'); load_model needs them registered again",
             stacklevel=2,
         )
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_bricks(folder / WEIGHTS_FOLDER, exist_ok=True)
-    atomic_write_bytes(folder / CONFIG_FILE, json.dumps(config, indent=2, sort_keys=True).encode())
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as error:
+        raise WeightsFolderExistsError(
+            f"Cannot create model folder '{folder}': a parent is a file ({error})"
+        ) from error
+    _remove_leftovers(folder)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.{_STAGING}-"))
+    try:
+        os.chmod(staging, default_folder_mode())  # what mkdir would give, not mkdtemp's 0700
+        model.save_bricks(staging / WEIGHTS_FOLDER, exist_ok=True)
+        atomic_write_bytes(staging / CONFIG_FILE, json.dumps(config, indent=2, sort_keys=True).encode())
+        replace_folder(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return folder
 
 
 def load_model(folder: str | Path, strict: bool = True) -> Any:
     """Rebuild a model saved with :func:`save_model` and load its weights (``strict``: every file must match)."""
     folder = Path(folder)
-    path = folder / CONFIG_FILE
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(f"'{folder}' is not a saved model: cannot read {CONFIG_FILE} ({error})") from error
-    missing = _missing_packs(config.get("packs", {}))
+    if not folder.is_dir():
+        raise ConfigError(f"'{folder}' is not a saved model: no such folder")
+    config = _read_config(folder)
+    packs = config.get("packs", {})
+    missing = _missing_packs(packs, folder)
     if missing:
-        install = " ".join(missing)
+        recorded = ", ".join(f"{pack} (saved with {packs[pack]})" for pack in missing)
         raise MissingPackError(
-            f"The model in '{folder}' needs brick pack(s) that are not installed: {', '.join(missing)}. "
-            f"Install them: pip install {install}"
+            f"The model in '{folder}' needs brick pack(s) that are not installed: {recorded}. "
+            f"Install them: pip install {' '.join(missing)}"
         )
     try:
-        model = build_model(config)
+        model = build_model(_without_file_arguments(config))
     except (RegistryError, ConfigError) as error:
-        raise MissingPackError(f"Cannot rebuild the model in '{folder}': {error}") from error
+        raise IncompatiblePackError(
+            f"Cannot rebuild the model in '{folder}' with the installed packs ({_versions(packs)}): {error}"
+        ) from error
+    model.config = config
     model.load_bricks(folder / WEIGHTS_FOLDER, strict=strict)
     model.eval()
     return model
 
 
-def _missing_packs(packs: dict[str, str]) -> list[str]:
+def _check_target(folder: Path, exist_ok: bool) -> None:
+    if not (folder.exists() or folder.is_symlink()):
+        return
+    if not folder.is_dir() or folder.is_symlink():
+        raise WeightsFolderExistsError(f"Cannot save a model to '{folder}': it exists and is not a folder")
+    if not exist_ok:
+        raise WeightsFolderExistsError(f"Model folder '{folder}' already exists; pass exist_ok=True to overwrite")
+    if not (folder / CONFIG_FILE).is_file() and any(folder.iterdir()):
+        raise WeightsFolderExistsError(
+            f"'{folder}' exists and is not a model folder (no {CONFIG_FILE}); refusing to replace it — "
+            f"save to a new or empty folder"
+        )
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Hidden siblings left by an interrupted save of this folder."""
+    for kind in (_STAGING, _RETIRED):
+        for leftover in folder.parent.glob(f".{glob_escape(folder.name)}.{kind}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def glob_escape(text: str) -> str:
+    """``text`` with glob wildcards escaped."""
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def _read_config(folder: Path) -> dict[str, Any]:
+    path = folder / CONFIG_FILE
+    if path.is_symlink():
+        raise ConfigError(f"'{folder}' is not a saved model: {CONFIG_FILE} is a symbolic link")
+    if not path.exists():
+        raise ConfigError(f"'{folder}' is not a saved model: no {CONFIG_FILE}")
+    text = read_text(path)
+    try:
+        config = json.loads(text)
+    except RecursionError as error:
+        raise ConfigError(f"'{path}' nests too deeply") from error
+    except ValueError as error:
+        raise ConfigError(f"'{path}' is not valid JSON: {error}") from error
+    if not isinstance(config, dict):
+        raise ConfigError(f"'{path}' must hold a mapping, got {type(config).__name__}")
+    packs = config.get("packs", {})
+    if not isinstance(packs, dict) or not all(isinstance(value, str) for value in packs.values()):
+        raise ConfigError(f"'{path}': 'packs' must map pack names to versions, got {packs!r:.200}")
+    bad = [name for name in packs if name != LOCAL_PACK and not PACKAGE_NAME.match(str(name))]
+    if bad:
+        raise ConfigError(f"'{path}' records {len(bad)} invalid pack name(s) (not package names); refusing to use it")
+    return config
+
+
+def _missing_packs(packs: dict[str, str], folder: Path) -> list[str]:
     missing = []
     for pack in sorted(packs):
         if pack == LOCAL_PACK:
@@ -88,3 +185,35 @@ def _missing_packs(packs: dict[str, str]) -> list[str]:
         except PackageNotFoundError:
             missing.append(pack)
     return missing
+
+
+def _versions(packs: dict[str, str]) -> str:
+    described = []
+    for pack, saved in sorted(packs.items()):
+        if pack == LOCAL_PACK:
+            continue
+        try:
+            installed = version(pack)
+        except PackageNotFoundError:
+            installed = "not installed"
+        described.append(f"{pack}: saved with {saved}, installed {installed}")
+    return "; ".join(described) or "no packs recorded"
+
+
+def _without_file_arguments(config: dict[str, Any]) -> dict[str, Any]:
+    """The config with every file-naming argument of every part set to ``None`` (weights come from the folder)."""
+    cleaned = copy.deepcopy(config)
+    for part in _parts(cleaned):
+        for key, value in part.items():
+            if isinstance(value, str) and FILE_ARGUMENT.match(key):
+                part[key] = None
+    return cleaned
+
+
+def _parts(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for key in ("preprocessor", "backbone", "neck", "loss_weighting"):
+        if isinstance(config.get(key), dict):
+            yield config[key]
+    tasks = config.get("tasks")
+    if isinstance(tasks, dict):
+        yield from (task for task in tasks.values() if isinstance(task, dict))

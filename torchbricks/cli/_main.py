@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -15,6 +16,7 @@ from torchbricks.errors import TorchBricksError
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 CORE_COMMANDS = frozenset({"list", "info", "packs", "plugins", "build"})
 
@@ -26,6 +28,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(prog="torchbricks", description="Build multi-task PyTorch models from bricks.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_registry_commands(commands)
     add_model_commands(commands)
@@ -42,27 +45,52 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code.
+
+    A failure prints one line naming the culprit (and a hint) and exits 1, never a traceback unless
+    ``--debug`` is given; a closed pipe (``torchbricks list | head -1``) ends quietly.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [argument for argument in argv if argument != "--debug"]
+    command = next((argument for argument in argv if not argument.startswith("-")), "")
     try:
         parser = build_parser(argv)
-    except TorchBricksError as failure:
-        error(next((argument for argument in argv if not argument.startswith("-")), ""), str(failure))
-        return EXIT_NOT_FOUND
-    arguments = parser.parse_args(argv)
-    if arguments.version:
-        from torchbricks import __version__
+        arguments = parser.parse_args(argv)
+        if arguments.version:
+            from torchbricks import __version__
 
-        print(__version__)
-        return EXIT_OK
-    if arguments.command is None:
-        parser.print_help()
-        return EXIT_USAGE
-    try:
+            print(__version__)
+            return EXIT_OK
+        if arguments.command is None:
+            parser.print_help()
+            return EXIT_USAGE
         return arguments.handler(arguments)
+    except BrokenPipeError:
+        _silence_closed_stdout()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        error(command, "interrupted")
+        return EXIT_INTERRUPTED
     except TorchBricksError as failure:
-        error(arguments.command, str(failure))
+        if debug:
+            raise
+        error(command, str(failure))
         return EXIT_NOT_FOUND
+    except (OSError, ValueError, TypeError, RuntimeError, ImportError, LookupError, ArithmeticError) as failure:
+        if debug:
+            raise
+        error(command, f"{type(failure).__name__}: {failure} (run with --debug for the traceback)")
+        return EXIT_NOT_FOUND
+
+
+def _silence_closed_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so Python's exit flush raises nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout may not be a real file (tests capture it)
+        pass
 
 
 if __name__ == "__main__":

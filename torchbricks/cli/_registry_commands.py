@@ -57,10 +57,19 @@ def run_list(arguments: argparse.Namespace) -> int:
     if arguments.json:
         print_json([entry.to_dict() for entry in entries])
     else:
-        rows = [(entry.name, entry.kind, entry.pack, entry.version, entry.summary) for entry in entries]
-        print_table(f"{len(entries)} bricks", ("name", "kind", "pack", "version", "summary"), rows)
+        rows = [(entry.name, entry.kind, entry.pack, entry.version, entry.summary, _note(entry)) for entry in entries]
+        print_table(f"{len(entries)} bricks", ("name", "kind", "pack", "version", "summary", "note"), rows)
     _warn_broken_packs(packs)
     return EXIT_OK
+
+
+def _note(entry: registry.BrickEntry) -> str:
+    """How the bare name of ``entry`` resolves, when another pack registers it too."""
+    if entry.shadowed_by:
+        return f"shadowed by {entry.shadowed_by}"
+    if entry.clashes_with:
+        return "clash: use pack:name"
+    return ""
 
 
 def _check_pack_exists(pack: str, packs: list[Any]) -> None:
@@ -77,6 +86,7 @@ def run_info(arguments: argparse.Namespace) -> int:
     details: dict[str, Any] = entry.to_dict()
     details["docstring"] = entry.summary
     details["load_error"] = None
+    details["resolution"] = registry.resolution(entry.kind, entry.name)
     try:
         factory = registry.load_entry(entry)
     except RegistryError as error:  # still show what is known without importing it (read from source)
@@ -97,7 +107,7 @@ def run_info(arguments: argparse.Namespace) -> int:
     if arguments.json:
         print_json(details)
     else:
-        keys = ("qualified_name", "kind", "pack", "version", "source", "target", "signature", "interface")
+        keys = ("qualified_name", "kind", "pack", "version", "source", "target", "signature", "interface", "resolution")
         rows = [(key, text(details[key])) for key in keys]
         if details["extras"]:
             rows.append(("extras", ", ".join(details["extras"])))
@@ -128,17 +138,17 @@ def run_packs(arguments: argparse.Namespace) -> int:
                 ", ".join(f"{kind}: {count}" for kind, count in sorted(pack.bricks.items())),
                 ", ".join(pack.hooks) or "-",
                 pack.status,
-                "\n".join(pack.errors),
+                "\n".join([*pack.errors, *(f"clash: {clash}" for clash in pack.clashes)]),
             )
             for pack in packs
         ]
-        print_table(f"{len(packs)} brick packs", ("pack", "version", "bricks", "hooks", "status", "error"), rows)
+        print_table(f"{len(packs)} brick packs", ("pack", "version", "bricks", "hooks", "status", "problems"), rows)
     broken = [pack.name for pack in packs if pack.errors]
-    if broken and _strict(arguments):
-        print(
-            f"torchbricks packs: {len(broken)} pack(s) failed to load (strict mode): {', '.join(broken)}",
-            file=sys.stderr,
-        )
+    clashing = [pack.name for pack in packs if pack.clashes]
+    if (broken or clashing) and _strict(arguments):
+        problems = [f"{len(broken)} pack(s) failed to load: {', '.join(broken)}"] if broken else []
+        problems += [f"{len(clashing)} pack(s) share bare names: {', '.join(clashing)}"] if clashing else []
+        print(f"torchbricks packs (strict mode): {'; '.join(problems)}", file=sys.stderr)
         return EXIT_NOT_FOUND
     return EXIT_OK
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from torchbricks._deprecation import moved_module_getattr
 from torchbricks.registry._api import (
+    CORE_PACK,
     check,
     create,
     get,
@@ -27,6 +28,7 @@ from torchbricks.registry._api import (
     plugins,
     register,
     reload,
+    resolution,
     strict_mode,
     unregister,
 )
@@ -42,6 +44,7 @@ __getattr__ = moved_module_getattr(
 
 
 __all__ = [
+    "CORE_PACK",
     "KINDS",
     "LOCAL_PACK",
     "BrickEntry",
@@ -60,6 +63,7 @@ __all__ = [
     "plugins",
     "register",
     "reload",
+    "resolution",
     "signature_text",
     "strict_mode",
     "unregister",

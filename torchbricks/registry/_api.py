@@ -43,9 +43,17 @@ from torchbricks.registry._kinds import KINDS, canonical_pack_name, normalize_ki
 from torchbricks.registry._registrar import BrickRegistrar
 from torchbricks.suggestions import close_matches, did_you_mean
 
+CORE_PACK = "torchbricks"
+"""The core distribution. Its own pack (``bag_of_bricks``) wins a bare name that other packs also register."""
+
 
 class _Index:
-    """Entries of one kind by qualified name (canonical pack) and by bare name."""
+    """Entries of one kind by qualified name (canonical pack) and by bare name.
+
+    A bare name resolves by precedence: the only entry with that name; else the core pack's entry
+    (the others are *shadowed*: reachable as ``pack:name``); else it is a *clash* and lookups must
+    use ``pack:name``. Installing a pack therefore never changes what a bare name of the core pack means.
+    """
 
     def __init__(self) -> None:
         self.qualified: dict[str, BrickEntry] = {}
@@ -56,14 +64,38 @@ class _Index:
         candidates = self.bare.setdefault(entry.name, [])
         candidates.append(entry)
         candidates.sort(key=lambda item: item.pack_key)
+        self._mark(entry.name)
 
     def remove(self, entry: BrickEntry) -> None:
         self.qualified.pop(f"{entry.pack_key}:{entry.name}", None)
         candidates = self.bare.get(entry.name, [])
         if entry in candidates:
             candidates.remove(entry)
+            entry.shadowed_by, entry.clashes_with = None, ()
         if not candidates:
             self.bare.pop(entry.name, None)
+        self._mark(entry.name)
+
+    def resolve(self, name: str) -> BrickEntry | None:
+        """The entry a bare name means, or ``None`` when it is unknown or a clash."""
+        candidates = self.bare.get(name)
+        if not candidates:
+            return None
+        if len(candidates) == 1:
+            return candidates[0]
+        return _core_entry(candidates)
+
+    def _mark(self, name: str) -> None:
+        candidates = self.bare.get(name, [])
+        winner = self.resolve(name)
+        for entry in candidates:
+            others = tuple(other.qualified_name for other in candidates if other is not entry)
+            entry.shadowed_by = winner.qualified_name if winner is not None and winner is not entry else None
+            entry.clashes_with = others if winner is None else ()
+
+
+def _core_entry(candidates: list[BrickEntry]) -> BrickEntry | None:
+    return next((entry for entry in candidates if entry.pack_key == CORE_PACK), None)
 
 
 class _Registries:
@@ -88,6 +120,11 @@ class _Registries:
             if broken:
                 details = "; ".join(f"{pack.name} {pack.version}: {' | '.join(pack.errors)}" for pack in broken)
                 raise PluginLoadError(f"{len(broken)} brick pack(s) failed to load (strict mode): {details}")
+            clashes = _clashes(self.indexes)
+            if clashes:
+                raise AmbiguousBrickNameError(
+                    f"{len(clashes)} bare name(s) are registered by several packs (strict mode): {'; '.join(clashes)}"
+                )
         return self.indexes
 
     def _rebuild(self) -> None:
@@ -206,13 +243,15 @@ def get_entry(kind: str, name: str, *, strict: bool | None = None) -> BrickEntry
         if entry is not None:
             return entry
         raise _unknown_error(kind, name, bare, pack)
+    entry = index.resolve(name)
+    if entry is not None:
+        return entry
     candidates = index.bare.get(name)
     if candidates:
-        if len(candidates) == 1:
-            return candidates[0]
         options = ", ".join(f"'{entry.qualified_name}'" for entry in candidates)
         raise AmbiguousBrickNameError(
-            f"{kind} '{name}' is registered by {len(candidates)} packs: {options}. Use a qualified name."
+            f"{kind} '{name}' is registered by {len(candidates)} packs: {options}. Use a qualified name "
+            f"(a bare name resolves by itself only when one pack registers it, or one of them is {CORE_PACK})."
         )
     raise _unknown_error(kind, name, name, None)
 
@@ -270,10 +309,53 @@ def check(pack: str | None = None) -> list[PackStatus]:
 
 
 def packs(*, strict: bool | None = None) -> list[PackStatus]:
-    """Installed brick packs with their version, brick counts per kind, hooks, status and errors."""
-    _REGISTRIES.ready(strict)
+    """Installed brick packs with their version, brick counts per kind, hooks, status, errors and clashes."""
+    indexes = _REGISTRIES.ready(strict)
     discovery = _REGISTRIES.discovery
-    return sorted(discovery.packs.values(), key=lambda pack: canonical_pack_name(pack.name)) if discovery else []
+    if discovery is None:
+        return []
+    for status in discovery.packs.values():
+        status.clashes = []
+    for index in indexes.values():
+        for entry in index.qualified.values():
+            status = discovery.packs.get(entry.pack)
+            if entry.clashes_with and status is not None:
+                status.clashes.append(f"{entry.kind} '{entry.name}' (also {', '.join(entry.clashes_with)})")
+    return sorted(discovery.packs.values(), key=lambda pack: canonical_pack_name(pack.name))
+
+
+def resolution(kind: str, name: str) -> str:
+    """Why a bare ``name`` means what it means: the one pack registering it, the core pack's precedence, or a clash.
+
+    Example:
+        >>> resolution("backbones", "resnet18").startswith("'resnet18' resolves to torchbricks:resnet18")
+        True
+    """
+    kind = normalize_kind(kind)
+    index = _REGISTRIES.ready(False)[kind]
+    bare = name.partition(":")[2] if ":" in name else name
+    candidates = index.bare.get(bare, [])
+    entry = index.resolve(bare)
+    if not candidates:
+        return f"no {kind} brick is named '{bare}'"
+    if entry is not None and len(candidates) == 1:
+        return f"'{bare}' resolves to {entry.qualified_name}: the only pack that registers it"
+    others = ", ".join(other.qualified_name for other in candidates if other is not entry)
+    if entry is not None:
+        return (
+            f"'{bare}' resolves to {entry.qualified_name}: the core pack ({CORE_PACK}) comes first; "
+            f"shadowed, reachable by qualified name: {others}"
+        )
+    return f"'{bare}' is ambiguous: registered by {others}; use a qualified name"
+
+
+def _clashes(indexes: dict[str, _Index]) -> list[str]:
+    clashes = []
+    for kind, index in indexes.items():
+        for name, candidates in sorted(index.bare.items()):
+            if len(candidates) > 1 and index.resolve(name) is None:
+                clashes.append(f"{kind} '{name}' ({', '.join(entry.qualified_name for entry in candidates)})")
+    return clashes
 
 
 def _unknown_error(kind: str, name: str, bare: str, pack: str | None) -> UnknownBrickError:
@@ -332,6 +414,7 @@ __all__ = [
     "plugins",
     "register",
     "reload",
+    "resolution",
     "strict_mode",
     "unregister",
 ]

@@ -38,6 +38,10 @@ class BrickEntry:
     signature: str = ""
     interface: FeatureSpec | None = None
     extras: tuple[str, ...] = ()
+    shadowed_by: str | None = None
+    """The qualified name a bare ``name`` resolves to instead of this entry (the core pack's brick)."""
+    clashes_with: tuple[str, ...] = ()
+    """Other packs' entries with the same bare name, when no precedence decides (use ``pack:name``)."""
     loader: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
     _factory: Any = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -83,6 +87,8 @@ class BrickEntry:
             "signature": self.signature,
             "interface": self.interface.to_dict() if self.interface else None,
             "extras": list(self.extras),
+            "shadowed_by": self.shadowed_by,
+            "clashes_with": list(self.clashes_with),
         }
 
 
@@ -97,10 +103,13 @@ class PackStatus:
     hooks: list[str] = field(default_factory=list)
     bricks: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    clashes: list[str] = field(default_factory=list)
+    """Bare names this pack shares with another pack, none of them the core pack (bare lookups fail)."""
 
     @property
     def status(self) -> str:
-        return "error" if self.errors else "ok"
+        """``error`` when something failed to load, ``clash`` when a bare name is ambiguous, else ``ok``."""
+        return "error" if self.errors else "clash" if self.clashes else "ok"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -112,4 +121,5 @@ class PackStatus:
             "hooks": list(self.hooks),
             "bricks": dict(sorted(self.bricks.items())),
             "errors": list(self.errors),
+            "clashes": list(self.clashes),
         }
