@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,12 @@ from torch import nn
 from torchbricks._execution_plan import BrickGraph, BrickNode, ExecutionPlan, brick_node
 from torchbricks._structure import STRUCTURE, structure_changed
 from torchbricks.bricks import BrickInterface
-from torchbricks.errors import CollectionBuildError
+from torchbricks.errors import CollectionBuildError, NamedInputsError
 from torchbricks.groups import GroupsLike, Stage, resolve_groups
 from torchbricks.names import PATH_SEPARATOR
+
+MAX_NESTING = 64
+"""The deepest nesting of collections (a guard against runaway recursion, far beyond real models)."""
 
 BrickTree = Mapping[str, "BrickInterface | BrickCollection | BrickTree"]
 
@@ -49,6 +53,7 @@ class BrickCollection(nn.ModuleDict):
         object.__setattr__(self, "_path", tuple(_path))
         object.__setattr__(self, "_graph", None)
         object.__setattr__(self, "_graph_version", -1)
+        object.__setattr__(self, "_root_ref", None)  # set on nested collections: changes revalidate the whole model
         for key, value in (bricks or {}).items():
             self._add(key, value)
         if _validate:
@@ -69,6 +74,11 @@ class BrickCollection(nn.ModuleDict):
         if graph is None or self._graph_version != STRUCTURE.value:
             graph = self._refresh_graph()
         plan = graph.plan(None if groups is None else _groups_key(groups))
+        if type(named_inputs) is not dict and not isinstance(named_inputs, Mapping):
+            raise NamedInputsError(
+                f"{type(self).__name__} takes a dict of named inputs {{name: value}}, got {type(named_inputs).__name__}"
+                f"; it needs {list(plan.required_inputs)}"
+            )
         for name in plan.required_inputs:
             if name not in named_inputs:
                 raise plan.missing_inputs_error(named_inputs)
@@ -197,7 +207,7 @@ class BrickCollection(nn.ModuleDict):
             for key, value in items:
                 self._add(key, value)
             structure_changed()
-            self._refresh_graph()
+            self._root()._refresh_graph()  # a nested change is checked against the whole model
         except Exception:
             self._modules.clear()
             self._modules.update(previous)
@@ -205,7 +215,12 @@ class BrickCollection(nn.ModuleDict):
             raise
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, nn.Module) and not name.startswith("_"):
+        if isinstance(value, nn.Module):
+            if name.startswith("_"):
+                raise CollectionBuildError(
+                    f"Cannot set '{name}' on a BrickCollection: a brick name cannot start with '_' (it would be "
+                    f"saved but never run); use collection[{name.lstrip('_')!r}] = brick"
+                )
             self.update({name: value})  # `collection.head = brick` behaves like `collection["head"] = brick`
         else:
             super().__setattr__(name, value)
@@ -225,7 +240,12 @@ class BrickCollection(nn.ModuleDict):
         state = dict(state)
         state["_graph"] = None  # holds closures over this object's bricks; rebuilt after copy/unpickle
         state["_graph_version"] = -1
+        state["_root_ref"] = None  # weak references are not copied; the root links its nested collections again
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        _link_nested(self, weakref.ref(self))  # the root's state is set last: it wins
 
     # -- internals ----------------------------------------------------------------------------------------------
 
@@ -236,6 +256,11 @@ class BrickCollection(nn.ModuleDict):
                 + (f" in '{self.path}'" if self._path else "")
             )
         path = (*self._path, key)
+        if len(path) > MAX_NESTING:
+            raise CollectionBuildError(
+                f"Collections nest deeper than {MAX_NESTING} levels at '{PATH_SEPARATOR.join(path[:3])}/...'; "
+                f"flatten the bricks"
+            )
         if key not in self._modules and (hasattr(type(self), key) or key in self.__dict__):
             raise CollectionBuildError(
                 f"Brick name '{PATH_SEPARATOR.join(path)}' clashes with the BrickCollection attribute '{key}'; "
@@ -256,9 +281,15 @@ class BrickCollection(nn.ModuleDict):
             raise CollectionBuildError(f"'{PATH_SEPARATOR.join(path)}' is a {kind}, not a brick{hint}")
         nn.Module.add_module(self, key, value)
 
+    def _root(self) -> BrickCollection:
+        """The top-level collection this one is nested in (itself when it is the top level)."""
+        reference = self._root_ref
+        root = reference() if reference is not None else None
+        return root if root is not None else self
+
     def _refresh_graph(self) -> BrickGraph:
         nodes: list[BrickNode] = []
-        _collect_nodes(self, nodes)
+        _collect_nodes(self, nodes, weakref.ref(self._root()))
         graph = BrickGraph(nodes)
         object.__setattr__(self, "_graph", graph)
         object.__setattr__(self, "_graph_version", STRUCTURE.value)
@@ -268,10 +299,20 @@ class BrickCollection(nn.ModuleDict):
         return self.graph.plan(resolve_groups(groups))
 
 
-def _collect_nodes(collection: BrickCollection, nodes: list[BrickNode]) -> None:
+def _link_nested(collection: BrickCollection, root: weakref.ReferenceType[BrickCollection]) -> None:
+    for value in collection.values():
+        if isinstance(value, BrickCollection):
+            object.__setattr__(value, "_root_ref", root)
+            _link_nested(value, root)
+
+
+def _collect_nodes(
+    collection: BrickCollection, nodes: list[BrickNode], root: weakref.ReferenceType[BrickCollection]
+) -> None:
     for key, value in collection.items():
         if isinstance(value, BrickCollection):
-            _collect_nodes(value, nodes)
+            object.__setattr__(value, "_root_ref", root)
+            _collect_nodes(value, nodes, root)
         else:
             nodes.append(brick_node(value, collection._path, key, len(nodes)))
 

@@ -56,6 +56,14 @@ class UnknownOutputError(TorchBricksError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class NamedInputsError(TorchBricksError, TypeError):
+    """``forward`` was called with something other than a dict of named inputs."""
+
+
+class InvalidGroupsError(TorchBricksError, TypeError):
+    """``groups`` is neither a Stage, a name, nor an iterable of group names."""
+
+
 class BrickOutputError(TorchBricksError, ValueError):
     """A brick's module returned a different number of values than the brick has output names."""
 

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from enum import Enum
 from typing import Union
 
+from torchbricks.errors import BrickDefinitionError, InvalidGroupsError
+
 MODEL = "MODEL"
 LOSS = "LOSS"
 METRIC = "METRIC"
@@ -70,17 +72,20 @@ def resolve_groups(groups: GroupsLike) -> frozenset[str] | None:
     if isinstance(groups, str):
         stage = _STAGE_BY_NAME.get(groups)
         return stage.groups if stage is not None else frozenset((groups,))
-    resolved = frozenset(groups)
+    try:
+        resolved = frozenset(groups)
+    except TypeError:
+        raise InvalidGroupsError(
+            f"groups must be a Stage, a stage or group name, or an iterable of group names; got {groups!r}"
+        ) from None
     for group in resolved:
         if not isinstance(group, str):
-            raise TypeError(f"Group names must be strings, got {group!r} in groups={groups!r}")
+            raise InvalidGroupsError(f"Group names must be strings, got {group!r} in groups={groups!r}")
     return resolved
 
 
 def brick_groups(group: str | Iterable[str] | None, groups: Iterable[str] | None, default: str) -> set[str]:
     """The group set of a brick from its ``group``/``groups`` arguments (either may be a name or names)."""
-    from torchbricks.errors import BrickDefinitionError
-
     if group is not None and groups is not None:
         raise BrickDefinitionError(f"Pass either group={group!r} or groups={groups!r}, not both")
     chosen = groups if groups is not None else group

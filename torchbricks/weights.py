@@ -73,7 +73,8 @@ def load_bricks(collection: NamedBricks, path_model_folder: str | Path, strict: 
 
     A brick with state but no file warns and keeps its current weights (how one part is retrained
     from scratch); a file matching no brick warns. With ``strict=True`` both are errors. A file that
-    cannot be read, or whose tensors do not fit the brick (missing/extra keys, other shapes), is an
+    cannot be read, or whose tensors do not fit the brick (missing/extra keys, other shapes, a dtype
+    other than the brick's — ordinary float types excepted), is an
     error naming the brick and the file. Every file is checked before any weight changes.
     """
     folder = Path(path_model_folder)
@@ -87,6 +88,11 @@ def load_bricks(collection: NamedBricks, path_model_folder: str | Path, strict: 
             continue
         file = folder / f"{brick_path}{WEIGHTS_SUFFIX}"
         expected_files.add(file.resolve())
+        if file.is_symlink() or (file.exists() and not file.is_file()):
+            raise CorruptWeightsError(
+                f"Weight file '{file}' of brick '{brick_path}' is not a regular file inside the folder "
+                f"(a link, a folder or a device); refusing to read it"
+            )
         if not file.is_file():
             _report(
                 MissingWeightsError if strict else None,
@@ -140,14 +146,28 @@ def _check_fits(loaded: dict[str, torch.Tensor], current: dict[str, torch.Tensor
         for key in sorted(set(current) & set(loaded))
         if loaded[key].shape != current[key].shape
     ]
+    dtypes = [
+        f"'{key}' is {loaded[key].dtype} in the file but {current[key].dtype} in the brick"
+        for key in sorted(set(current) & set(loaded))
+        if not _compatible_dtypes(loaded[key].dtype, current[key].dtype)
+    ]
     problems = []
     if missing:
         problems.append(f"missing keys {missing}")
     if unexpected:
         problems.append(f"unexpected keys {unexpected}")
     problems.extend(shapes)
+    problems.extend(dtypes)
     if problems:
         raise WeightsMismatchError(f"Weight file '{file}' does not fit brick '{brick_path}': " + "; ".join(problems))
+
+
+_CASTABLE_FLOATS = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64})
+
+
+def _compatible_dtypes(stored: torch.dtype, expected: torch.dtype) -> bool:
+    """The same dtype, or two ordinary float types (a half-precision copy loads into float32 weights)."""
+    return stored == expected or (stored in _CASTABLE_FLOATS and expected in _CASTABLE_FLOATS)
 
 
 def _report(error_type: type[Exception] | None, message: str) -> None:
