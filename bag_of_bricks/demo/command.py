@@ -7,22 +7,46 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from torchbricks.cli import Command
+from torchbricks.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The demo's options."""
     parser.add_argument("--output", default="demo_output", metavar="DIR", help="output folder (default: demo_output)")
     parser.add_argument("--quick", action="store_true", help="a few seconds of training: checks that everything runs")
-    parser.add_argument("--steps", type=int, help="train a fixed number of steps (default: for --train-seconds)")
-    parser.add_argument("--train-seconds", type=float, help="training time budget in seconds (default: 165)")
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--steps", type=positive(int), help="train a fixed number of steps (default: for --train-seconds)"
+    )
+    parser.add_argument("--train-seconds", type=positive(float), help="training time budget in seconds (default: 165)")
+    parser.add_argument("--threads", type=positive(int), help="torch threads (default: torch's choice)")
+
+
+def positive(kind: type) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` above zero (argparse turns the ValueError into a usage error)."""
+
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise ValueError(text)
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
 
 
 def run(arguments: argparse.Namespace) -> int:
     """Train, evaluate and write the demo's output folder; print the metrics against their targets."""
     from bag_of_bricks.demo.run import TARGETS, DemoSettings, run_demo
+
+    output = Path(arguments.output)
+    blocking = next((parent for parent in (output, *output.parents) if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:
+        raise ConfigError(f"Cannot write the demo's outputs to '{output}': '{blocking}' is a file, not a folder")
 
     settings = DemoSettings.quick() if arguments.quick else DemoSettings()
     if arguments.steps:

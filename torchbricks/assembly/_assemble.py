@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
@@ -68,8 +69,11 @@ def assemble_model(
         dense_spec = feature_spec_of(neck_module, "neck")
         dense_names = [f"neck/{name}" for name in dense_spec.names]
         bricks["neck"] = BrickTrainable(neck_module, backbone_outputs, dense_names)
-    global_feature = (backbone_outputs[-1], backbone_spec.channels[-1], backbone_spec.strides[-1])
-    dense_feature = (dense_names[0], dense_spec.channels[0], dense_spec.strides[0])
+    global_feature = FeatureSource(
+        backbone_outputs[-1], backbone_spec.channels[-1], backbone_spec.strides[-1], "the backbone's coarsest map"
+    )
+    dense_origin = f"the neck {_part_name(neck)!r}" if neck is not None else "the backbone's finest map"
+    dense_feature = FeatureSource(dense_names[0], dense_spec.channels[0], dense_spec.strides[0], dense_origin)
     loss_names = []
     for task_name, task in tasks.items():
         if task_name in RESERVED_NAMES:
@@ -80,6 +84,8 @@ def assemble_model(
         if any(isinstance(brick, BrickLoss) for brick in _bricks_of(bricks[task_name])):
             loss_names.append(task_name)
     collection = BrickCollection(bricks)
+    for task_name in loss_names:
+        _check_loss_name(collection, task_name, tasks[task_name])
     if loss_weighting is not None and loss_names:
         weighting = build_part(
             "losses",
@@ -130,11 +136,21 @@ def check_neck_inputs(neck: Any, backbone_spec: FeatureSpec) -> None:
             )
 
 
+@dataclass(frozen=True)
+class FeatureSource:
+    """A feature a task can read: its data name, channels and stride, and where it comes from (for messages)."""
+
+    name: str
+    channels: int
+    stride: int
+    origin: str
+
+
 def build_task(
     task_name: str,
     task: Any,
-    global_feature: tuple[str, int, int],
-    dense_feature: tuple[str, int, int],
+    global_feature: FeatureSource,
+    dense_feature: FeatureSource,
     image: str,
     normalized: str,
 ) -> Any:
@@ -143,21 +159,75 @@ def build_task(
         return task
     part = require_part("tasks", task, f"tasks.{task_name}")
     kind = part.feature_kind or feature_kind_of(part.factory)
-    feature, channels, stride = dense_feature if kind == DENSE else global_feature
-    max_stride = max_stride_of(part.factory)
+    feature = dense_feature if kind == DENSE else global_feature
     where = f"Task '{task_name}' ({part.entry.qualified_name})"
-    if max_stride is not None and stride > max_stride:
-        raise InterfaceMismatchError(
-            f"{where} needs features at stride <= {max_stride}, but '{feature}' has stride {stride}; "
-            f"add a neck (e.g. neck='upsampling') or a backbone level with a finer stride"
-        )
-    for key, actual in (("in_channels", channels), ("stride", stride)):
+    _check_feature(where, kind, feature, max_stride_of(part.factory), dense_feature)
+    for key, actual in (("in_channels", feature.channels), ("stride", feature.stride)):
         if key in part.arguments and part.arguments[key] != actual:
             raise InterfaceMismatchError(
-                f"{where} is configured with {key}={part.arguments[key]}, but '{feature}' has {key}={actual}"
+                f"{where} is configured with {key}={part.arguments[key]}, but '{feature.name}' has {key}={actual}; "
+                f"leave {key} out (the assembler supplies it)"
             )
-    supplied = {"features": feature, "in_channels": channels, "stride": stride, "image": image, "detail": normalized}
+    supplied = {
+        "features": feature.name,
+        "in_channels": feature.channels,
+        "stride": feature.stride,
+        "image": image,
+        "detail": normalized,
+    }
     return part.build(supplied)
+
+
+def _check_feature(
+    where: str, kind: str, feature: FeatureSource, max_stride: int | None, dense_feature: FeatureSource
+) -> None:
+    """The feature fits the task; otherwise an error with advice for the config at hand."""
+    if kind == DENSE and feature.stride == 0:
+        raise InterfaceMismatchError(
+            f"{where} reads dense feature maps, but {feature.origin} gives a pooled vector ('{feature.name}', "
+            f"stride 0); use a neck that keeps feature maps (e.g. neck: upsampling) or none"
+        )
+    if max_stride is None or feature.stride <= max_stride:
+        return
+    needs = f"{where} needs features at stride <= {max_stride}, but '{feature.name}' ({feature.origin}) has stride"
+    if kind != DENSE:
+        fix = (
+            f"set feature_kind: dense for this task (the dense map has stride {dense_feature.stride})"
+            if 0 < dense_feature.stride <= max_stride
+            else "set feature_kind: dense and add a neck that fuses levels to a fine stride (e.g. neck: upsampling)"
+        )
+        raise InterfaceMismatchError(f"{needs} {feature.stride} (feature_kind 'global' reads the coarsest map); {fix}")
+    if feature.origin.startswith("the neck"):
+        fix = "give the backbone finer levels (e.g. levels: [2, 3, 4, 5]) so the neck's finest map is finer"
+    else:
+        fix = "add a neck that fuses levels to a fine stride (e.g. neck: upsampling) or give the backbone finer levels"
+    raise InterfaceMismatchError(f"{needs} {feature.stride}; {fix}")
+
+
+def _check_loss_name(collection: BrickCollection, task_name: str, task: Any) -> None:
+    """The loss weighting sums ``<task>/loss``: a task with a loss brick must write ``./loss``."""
+    expected = f"{task_name}/loss"
+    if expected in collection.graph.producers:
+        return
+    written = [
+        name
+        for node in collection.nodes()
+        if node.path.startswith(f"{task_name}/") and isinstance(node.brick, BrickLoss)
+        for name in node.outputs
+    ]
+    factory = task.get("task") if isinstance(task, Mapping) else "its bricks"
+    raise InterfaceMismatchError(
+        f"Task '{task_name}' ({factory}) has a loss brick but writes no '{expected}' (its losses write {written}); "
+        f"a task's loss must write './loss': the loss weighting sums '<task>/loss' of every task"
+    )
+
+
+def _part_name(part: Any) -> str:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, Mapping):
+        return str(part.get("name", "?"))
+    return type(part).__name__
 
 
 def _bricks_of(task: Any) -> list[Any]:
