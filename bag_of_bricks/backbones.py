@@ -1,7 +1,8 @@
 """Backbones: torchvision feature extractors returning multi-scale feature maps.
 
 Every factory returns a :class:`MultiScaleBackbone`: ``forward(images)`` returns a tuple with one
-feature map per requested level (``c2`` = stride 4 ... ``c5`` = stride 32), and ``feature_spec``
+feature map per requested level (``c2`` = stride 4 ... ``c5`` = stride 32) — or the map itself when
+one level is asked for, as a brick with one output name expects — and ``feature_spec``
 declares their names, channels and strides. Weights are random unless ``weights`` names a local
 file (safetensors, or a ``torch.save``'d state dict, loaded with ``weights_only=True``); nothing is
 downloaded.
@@ -13,6 +14,8 @@ Example:
     [(1, 128, 8, 8), (1, 512, 2, 2)]
     >>> backbone.feature_spec.names
     ('c3', 'c5')
+    >>> tuple(resnet18(levels=[5])(torch.rand(1, 3, 64, 64)).shape)
+    (1, 512, 2, 2)
 """
 
 from __future__ import annotations
@@ -25,6 +28,22 @@ from torch import nn
 
 from torchbricks.bricks import BrickTrainable
 from torchbricks.features import FeatureSpec, declare_features
+
+__all__ = [
+    "ALL_LEVELS",
+    "BackboneResnet",
+    "MultiScaleBackbone",
+    "convnext_tiny",
+    "efficientnet_b0",
+    "mobilenet_v3_large",
+    "mobilenet_v3_small",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnet_to_brick",
+]
 
 ALL_LEVELS = (2, 3, 4, 5)
 
@@ -61,14 +80,15 @@ class MultiScaleBackbone(nn.Module):
             strides=tuple(2**level for level in ordered_levels),
         )
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, images: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """One feature map per level: a tuple, or the map itself for a single level (one output name)."""
         features = []
         hidden = images
         for index, stage in enumerate(self.stages):
             hidden = stage(hidden)
             if index in self.output_stages:
                 features.append(hidden)
-        return tuple(features)
+        return features[0] if len(features) == 1 else tuple(features)
 
 
 def _resnet(builder_name: str, channels: tuple[int, ...], levels: Sequence[int], weights: str | Path | None):

@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from torchmetrics import Metric
 
+__all__ = ["BoxDetectionF1", "PointDetectionF1"]
+
 
 class _MatchingF1(Metric):
     """Counts true positives, false positives and false negatives; computes F1, precision and recall."""

@@ -23,6 +23,8 @@ from torch.nn import functional
 
 from torchbricks.features import FeatureSpec
 
+__all__ = ["FeaturePyramid", "GlobalPooling", "UpsamplingNeck", "fpn", "global_pooling", "upsampling"]
+
 
 class UpsamplingNeck(nn.Module):
     """Project every level to ``out_channels``, upsample to the finest level, sum, then refine (3×3 convs).

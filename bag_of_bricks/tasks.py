@@ -28,21 +28,43 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from bag_of_bricks.image_classification import ImageClassifier, MultiLabelClassifier
-from bag_of_bricks.losses import ClassificationLoss, MultiLabelLoss, SegmentationLoss
+from bag_of_bricks._moved import NEW_PLACES
+from bag_of_bricks.heads import (
+    BoxDetectionHead,
+    ImageClassifier,
+    MultiLabelClassifier,
+    PointDetectionHead,
+    SegmentationHead,
+)
+from bag_of_bricks.losses import (
+    BoxDetectionLoss,
+    ClassificationLoss,
+    MultiLabelLoss,
+    PointDetectionLoss,
+    SegmentationLoss,
+)
 from bag_of_bricks.metrics import BoxDetectionF1, PointDetectionF1
-from bag_of_bricks.object_detection import BoxDetectionHead, BoxDetectionLoss
-from bag_of_bricks.point_detection import PointDetectionHead, PointDetectionLoss
-from bag_of_bricks.segmentation import SegmentationHead
 from bag_of_bricks.visualizers import BoxesDrawer, ClassLabelDrawer, PointsDrawer, SegmentationOverlay
 from torchbricks import BrickInterface, BrickLoss, BrickMetrics, BrickPerImageVisualization, BrickTrainable, task_kind
+from torchbricks._deprecation import moved_module_getattr
 from torchbricks.groups import LOSS, METRIC
+
+__all__ = [
+    "Bricks",
+    "SelectLabelled",
+    "SelectLabelledRows",
+    "image_classification",
+    "multilabel_classification",
+    "object_detection",
+    "point_detection",
+    "semantic_segmentation",
+]
 
 Bricks = dict[str, BrickInterface]
 
@@ -63,22 +85,52 @@ class SelectLabelledRows(nn.Module):
         return tuple(tensor[keep] for tensor in tensors)
 
 
-def _loss_and_metric_inputs(
-    bricks: Bricks, labelled: str | None, predictions: Sequence[str], targets: str
-) -> tuple[list[str], str]:
-    """Add a selection brick when ``labelled`` is given; return the names losses and metrics should read."""
-    if labelled is None:
-        return list(predictions), targets
-    selected = [f"./labelled/{name.removeprefix('./')}" for name in predictions]
-    selected_target = "./labelled/target"
-    bricks["select"] = BrickTrainable(
-        SelectLabelled(), [labelled, *predictions, targets], [*selected, selected_target], groups={LOSS, METRIC}
+def _task(
+    head: nn.Module,
+    head_inputs: list[str],
+    head_outputs: list[str],
+    *,
+    loss: nn.Module,
+    loss_reads: list[str],
+    metrics: Mapping[str, Any],
+    prediction: str,
+    targets: str,
+    labelled: str | None,
+    drawer: Any,
+    image: str,
+    select_rows: bool = False,
+) -> Bricks:
+    """The bricks every task has: ``head`` → (``select``) → ``loss``, ``metrics``; ``visualizer``.
+
+    The loss reads the head outputs ``loss_reads`` and the target; the metrics and the visualizer read
+    ``prediction`` (and the target; the visualizer the image). With ``labelled``, a ``select`` brick
+    first keeps the labelled samples of what the loss and metrics read, as ``./labelled/<name>``;
+    with ``select_rows``, a ``select_rows`` brick then keeps the samples with no ignore value in their
+    target rows, as ``./rows/<name>``.
+    """
+    bricks: Bricks = {"head": BrickTrainable(head, head_inputs, head_outputs)}
+    reads = [*loss_reads, prediction, targets]
+    names = [*(name.removeprefix("./") for name in [*loss_reads, prediction]), "target"]
+    if labelled is not None:
+        selected = [f"./labelled/{name}" for name in names]
+        bricks["select"] = BrickTrainable(SelectLabelled(), [labelled, *reads], selected, groups={LOSS, METRIC})
+        reads = selected
+    if select_rows:
+        selected = [f"./rows/{name}" for name in names]
+        bricks["select_rows"] = BrickTrainable(SelectLabelledRows(), reads, selected, groups={LOSS, METRIC})
+        reads = selected
+    *loss_inputs, prediction_read, target = reads
+    bricks["loss"] = BrickLoss(loss, [*loss_inputs, target], ["./loss"])
+    bricks["metrics"] = BrickMetrics(metrics, [prediction_read, target])
+    bricks["visualizer"] = BrickPerImageVisualization(
+        drawer, input_names=[image, prediction], output_names=["./visualization"]
     )
-    return selected, selected_target
+    return bricks
 
 
-def _visualizer(drawer: Any, image: str, prediction: str) -> BrickPerImageVisualization:
-    return BrickPerImageVisualization(drawer, input_names=[image, prediction], output_names=["./visualization"])
+def _class_names(class_names: Sequence[str] | None, num_classes: int) -> list[str]:
+    """``class_names``, or the class indices as text."""
+    return list(class_names) if class_names else [str(index) for index in range(num_classes)]
 
 
 @task_kind("global")
@@ -96,27 +148,22 @@ def image_classification(
     """Single-label classification: softmax head, cross-entropy, accuracy and F1, class-name drawing."""
     from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-    bricks: Bricks = {
-        "head": BrickTrainable(
-            ImageClassifier(num_classes=num_classes, n_features=in_channels),
-            [features],
-            ["./logits", "./probabilities", "./class_prediction"],
-        )
-    }
-    (logits, prediction), target = _loss_and_metric_inputs(
-        bricks, labelled, ["./logits", "./class_prediction"], targets
-    )
-    bricks["loss"] = BrickLoss(ClassificationLoss(label_smoothing=label_smoothing), [logits, target], ["./loss"])
-    bricks["metrics"] = BrickMetrics(
-        {
+    return _task(
+        ImageClassifier(num_classes=num_classes, n_features=in_channels),
+        [features],
+        ["./logits", "./probabilities", "./class_prediction"],
+        loss=ClassificationLoss(label_smoothing=label_smoothing),
+        loss_reads=["./logits"],
+        metrics={
             "accuracy": MulticlassAccuracy(num_classes=num_classes, ignore_index=-1, average="micro"),
             "f1": MulticlassF1Score(num_classes=num_classes, ignore_index=-1, average="macro"),
         },
-        [prediction, target],
+        prediction="./class_prediction",
+        targets=targets,
+        labelled=labelled,
+        drawer=ClassLabelDrawer(_class_names(class_names, num_classes)),
+        image=image,
     )
-    names = list(class_names) if class_names else [str(index) for index in range(num_classes)]
-    bricks["visualizer"] = _visualizer(ClassLabelDrawer(names), image, "./class_prediction")
-    return bricks
 
 
 @task_kind("global")
@@ -136,32 +183,23 @@ def multilabel_classification(
     """Which labels are present: sigmoid head, BCE (or focal), exact-match accuracy and F1."""
     from torchmetrics.classification import MultilabelExactMatch, MultilabelF1Score
 
-    bricks: Bricks = {
-        "head": BrickTrainable(
-            MultiLabelClassifier(num_classes=num_classes, n_features=in_channels, hidden=hidden, threshold=threshold),
-            [features],
-            ["./logits", "./probabilities", "./present"],
-        )
-    }
-    (logits, present), target = _loss_and_metric_inputs(bricks, labelled, ["./logits", "./present"], targets)
-    bricks["select_rows"] = BrickTrainable(
-        SelectLabelledRows(),
-        [logits, present, target],
-        ["./rows/logits", "./rows/present", "./rows/target"],
-        groups={LOSS, METRIC},
-    )
-    logits, present, target = "./rows/logits", "./rows/present", "./rows/target"
-    bricks["loss"] = BrickLoss(MultiLabelLoss(gamma=focal_gamma), [logits, target], ["./loss"])
-    bricks["metrics"] = BrickMetrics(
-        {
+    return _task(
+        MultiLabelClassifier(num_classes=num_classes, n_features=in_channels, hidden=hidden, threshold=threshold),
+        [features],
+        ["./logits", "./probabilities", "./present"],
+        loss=MultiLabelLoss(gamma=focal_gamma),
+        loss_reads=["./logits"],
+        metrics={
             "exact_match": MultilabelExactMatch(num_labels=num_classes, ignore_index=-1),
             "f1": MultilabelF1Score(num_labels=num_classes, ignore_index=-1, average="macro"),
         },
-        [present, target],
+        prediction="./present",
+        targets=targets,
+        labelled=labelled,
+        drawer=ClassLabelDrawer(_class_names(class_names, num_classes)),
+        image=image,
+        select_rows=True,
     )
-    names = list(class_names) if class_names else [str(index) for index in range(num_classes)]
-    bricks["visualizer"] = _visualizer(ClassLabelDrawer(names), image, "./present")
-    return bricks
 
 
 @task_kind("dense", max_stride=16)
@@ -193,17 +231,19 @@ def semantic_segmentation(
         hidden=hidden,
         detail_channels=detail_channels if detail else 0,
     )
-    bricks: Bricks = {
-        "head": BrickTrainable(head, [features, detail] if detail else [features], ["./logits", "./class_map"])
-    }
-    (logits, class_map), target = _loss_and_metric_inputs(bricks, labelled, ["./logits", "./class_map"], targets)
-    bricks["loss"] = BrickLoss(SegmentationLoss(dice_weight=dice_weight), [logits, target], ["./loss"])
-    bricks["metrics"] = BrickMetrics(
-        {"mean_iou": MulticlassJaccardIndex(num_classes=num_classes, ignore_index=255, average="macro")},
-        [class_map, target],
+    return _task(
+        head,
+        [features, detail] if detail else [features],
+        ["./logits", "./class_map"],
+        loss=SegmentationLoss(dice_weight=dice_weight),
+        loss_reads=["./logits"],
+        metrics={"mean_iou": MulticlassJaccardIndex(num_classes=num_classes, ignore_index=255, average="macro")},
+        prediction="./class_map",
+        targets=targets,
+        labelled=labelled,
+        drawer=SegmentationOverlay(num_classes=num_classes),
+        image=image,
     )
-    bricks["visualizer"] = _visualizer(SegmentationOverlay(num_classes=num_classes), image, "./class_map")
-    return bricks
 
 
 @task_kind("dense", max_stride=8)
@@ -224,30 +264,22 @@ def point_detection(
     max_distance: float = 4.0,
 ) -> Bricks:
     """Keypoints/centres as per-class heatmaps with offsets; F1 with class match within ``max_distance`` px."""
-    bricks: Bricks = {
-        "head": BrickTrainable(
-            PointDetectionHead(
-                in_channels,
-                num_classes,
-                stride=stride,
-                hidden=hidden,
-                max_points=max_points,
-                score_threshold=score_threshold,
-            ),
-            [features],
-            ["./heatmap", "./offsets", "./points"],
-        )
-    }
-    (heatmap, offsets, points), target = _loss_and_metric_inputs(
-        bricks, labelled, ["./heatmap", "./offsets", "./points"], targets
+    head = PointDetectionHead(
+        in_channels, num_classes, stride=stride, hidden=hidden, max_points=max_points, score_threshold=score_threshold
     )
-    bricks["loss"] = BrickLoss(
-        PointDetectionLoss(num_classes, stride=stride, sigma=sigma), [heatmap, offsets, target], ["./loss"]
+    return _task(
+        head,
+        [features],
+        ["./heatmap", "./offsets", "./points"],
+        loss=PointDetectionLoss(num_classes, stride=stride, sigma=sigma),
+        loss_reads=["./heatmap", "./offsets"],
+        metrics={"detection": PointDetectionF1(max_distance=max_distance)},
+        prediction="./points",
+        targets=targets,
+        labelled=labelled,
+        drawer=PointsDrawer(_class_names(class_names, num_classes)),
+        image=image,
     )
-    bricks["metrics"] = BrickMetrics({"detection": PointDetectionF1(max_distance=max_distance)}, [points, target])
-    names = list(class_names) if class_names else [str(index) for index in range(num_classes)]
-    bricks["visualizer"] = _visualizer(PointsDrawer(names), image, "./points")
-    return bricks
 
 
 @task_kind("dense", max_stride=16)
@@ -267,26 +299,30 @@ def object_detection(
     iou_threshold: float = 0.5,
 ) -> Bricks:
     """Anchor-free boxes (centre heatmaps + sizes), torchvision NMS; F1 at IoU ``>= 0.5`` with class match."""
-    bricks: Bricks = {
-        "head": BrickTrainable(
-            BoxDetectionHead(
-                in_channels,
-                num_classes,
-                stride=stride,
-                hidden=hidden,
-                max_boxes=max_boxes,
-                score_threshold=score_threshold,
-                iou_threshold=iou_threshold,
-            ),
-            [features],
-            ["./heatmap", "./regression", "./boxes"],
-        )
-    }
-    (heatmap, regression, boxes), target = _loss_and_metric_inputs(
-        bricks, labelled, ["./heatmap", "./regression", "./boxes"], targets
+    head = BoxDetectionHead(
+        in_channels,
+        num_classes,
+        stride=stride,
+        hidden=hidden,
+        max_boxes=max_boxes,
+        score_threshold=score_threshold,
+        iou_threshold=iou_threshold,
     )
-    bricks["loss"] = BrickLoss(BoxDetectionLoss(num_classes, stride=stride), [heatmap, regression, target], ["./loss"])
-    bricks["metrics"] = BrickMetrics({"detection": BoxDetectionF1()}, [boxes, target])
-    names = list(class_names) if class_names else [str(index) for index in range(num_classes)]
-    bricks["visualizer"] = _visualizer(BoxesDrawer(names), image, "./boxes")
-    return bricks
+    return _task(
+        head,
+        [features],
+        ["./heatmap", "./regression", "./boxes"],
+        loss=BoxDetectionLoss(num_classes, stride=stride),
+        loss_reads=["./heatmap", "./regression"],
+        metrics={"detection": BoxDetectionF1()},
+        prediction="./boxes",
+        targets=targets,
+        labelled=labelled,
+        drawer=BoxesDrawer(_class_names(class_names, num_classes)),
+        image=image,
+    )
+
+
+# ``task_kind`` moved to the core; ``bag_of_bricks.tasks.task_kind`` still imports, with a warning, for one release.
+del task_kind
+__getattr__ = moved_module_getattr(__name__, NEW_PLACES[__name__])

@@ -21,6 +21,16 @@ from PIL import Image, ImageDraw, ImageFont
 
 from torchbricks.visualization import float2uint8
 
+__all__ = [
+    "PALETTE",
+    "BoxesDrawer",
+    "ClassLabelDrawer",
+    "PointsDrawer",
+    "SegmentationOverlay",
+    "colour",
+    "to_pillow",
+]
+
 PALETTE = (
     (0, 0, 0),
     (230, 25, 75),

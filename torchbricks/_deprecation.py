@@ -18,9 +18,9 @@ from typing import Any
 
 def moved(old: str, module: str, name: str, stacklevel: int = 3) -> Any:
     """Warn that ``old`` is now ``module.name`` and return the object from its new place."""
+    also = " (or from `torchbricks`)" if module.startswith("torchbricks") else ""
     warnings.warn(
-        f"{old} moved to {module}.{name}; import it from there (or from `torchbricks`). "
-        f"The old place goes in the next release.",
+        f"{old} moved to {module}.{name}; import it from there{also}. The old place goes in the next release.",
         FutureWarning,
         stacklevel=stacklevel,
     )

@@ -24,7 +24,35 @@ NO_CACHE = "TORCHBRICKS_NO_CACHE"
 CACHE_DIR = "TORCHBRICKS_CACHE_DIR"
 """Where the registry cache lives (default ``$XDG_CACHE_HOME/torchbricks``)."""
 
+HOOK_TIMEOUT = "TORCHBRICKS_HOOK_TIMEOUT"
+"""Seconds a pack's plugin may take to import and run its registration hook (default 30; ``0``: no limit)."""
+
+CHECK_TIMEOUT = "TORCHBRICKS_CHECK_TIMEOUT"
+"""Seconds ``torchbricks packs --check`` gives each pack to import all its bricks (default 120; ``0``: no limit)."""
+
 
 def flag(name: str) -> bool:
     """True when the environment variable ``name`` is set to ``1``, ``true``, ``yes`` or ``on``."""
     return os.environ.get(name, "").strip().lower() in TRUE_VALUES
+
+
+def seconds(name: str, default: float) -> float | None:
+    """The environment variable ``name`` as a number of seconds; ``None`` (no limit) for ``0`` or less.
+
+    Unset, empty or not a number: ``default``.
+
+    Example:
+        >>> os.environ["TORCHBRICKS_DOCTEST_SECONDS"] = "2.5"
+        >>> seconds("TORCHBRICKS_DOCTEST_SECONDS", 10)
+        2.5
+        >>> seconds("TORCHBRICKS_UNSET_SECONDS", 10)
+        10
+    """
+    text = os.environ.get(name, "").strip()
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        value = default
+    if value != value:  # nan
+        value = default
+    return value if 0 < value < float("inf") else None

@@ -139,12 +139,27 @@ class PluginLoadError(RegistryError, ImportError):
     """
 
 
+class InvalidBrickError(RegistryError, ValueError):
+    """A pack registers a brick with an invalid name, factory, summary, signature or interface.
+
+    The message names the pack, the brick and the field at fault; the hook's registrations are dropped.
+    """
+
+
+class PluginTimeoutError(PluginLoadError):
+    """A pack's plugin or its check did not finish in time (``TORCHBRICKS_HOOK_TIMEOUT``, ``--timeout``)."""
+
+
 class MissingDependencyError(RegistryError, ImportError):
     """A registered brick needs a package that is not installed; the message says what to install."""
 
 
 class ConfigError(TorchBricksError, ValueError):
     """A model config has unknown keys, unknown brick names or bad arguments; lists every problem with its path."""
+
+
+class PartBuildError(ConfigError):
+    """A part's factory rejected the arguments it was given (``levels: [7]``, ``num_classes: -1``)."""
 
 
 class InterfaceMismatchError(TorchBricksError, ValueError):

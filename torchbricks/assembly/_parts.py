@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from torchbricks._arguments import argument_problems, json_defaults, parameter_names
-from torchbricks.errors import ConfigError, RegistryError
+from torchbricks.errors import ConfigError, PartBuildError, RegistryError, TorchBricksError
 from torchbricks.features import FEATURE_KINDS
 from torchbricks.registry import BrickEntry, get_entry
 
@@ -53,7 +53,15 @@ class Part:
         names = parameter_names(self.factory)
         accepted = names[0] if names else ()
         given = {key: value for key, value in (supplied or {}).items() if key in accepted}
-        return self.factory(**{**given, **self.arguments})
+        try:
+            return self.factory(**{**given, **self.arguments})
+        except TorchBricksError:
+            raise
+        except Exception as error:  # a pack's factory rejecting its arguments (ValueError, RuntimeError, ...)
+            raise PartBuildError(
+                f"{self.path} ({self.entry.qualified_name}) cannot be built with {self.arguments}: "
+                f"{type(error).__name__}: {error}"
+            ) from error
 
 
 def resolve_part(kind: str, part: Any, path: str, problems: list[str]) -> Part | None:

@@ -16,6 +16,27 @@ from torchbricks.suggestions import did_you_mean
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 
+PACKS_DESCRIPTION = """\
+Show the installed brick packs: version, bricks per kind, hooks, status and problems.
+
+status:
+  unchecked  listed from metadata and source, nothing failed so far; its bricks are not
+             imported yet (run --check)
+  ok         --check imported every brick and ran every hook without an error
+  clash      a bare brick name is also registered by another pack (use pack:name)
+  error      something failed: a hook plugin, an entry point, the metadata, or (with
+             --check) importing a brick; each problem is also printed on stderr, one line
+             per problem, naming the pack
+
+--check runs each pack in its own process, so a pack that raises, exits or hangs (see
+--timeout) is reported as an error and every other pack is still checked. A brick whose
+optional dependency is missing is not an error.
+
+exit status: 0, also when packs have problems; 1 when --pack names no installed pack,
+or with --strict (or TORCHBRICKS_STRICT_PLUGINS=1) when a pack shown has an error or
+a clash.
+"""
+
 
 def add_registry_commands(commands: argparse._SubParsersAction) -> None:
     """Register ``list``, ``info`` and ``packs`` (alias ``plugins``) on the ``torchbricks`` parser."""
@@ -34,10 +55,24 @@ def add_registry_commands(commands: argparse._SubParsersAction) -> None:
     info.set_defaults(handler=run_info)
 
     packs = commands.add_parser(
-        "packs", aliases=["plugins"], help="installed brick packs, their bricks and load errors"
+        "packs",
+        aliases=["plugins"],
+        help="installed brick packs, their bricks and load errors",
+        description=PACKS_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    packs.add_argument("--check", action="store_true", help="import every brick to find import errors (slow)")
+    packs.add_argument(
+        "--check",
+        action="store_true",
+        help="import every brick and run every hook, each pack in its own process, to find import errors (slow)",
+    )
     packs.add_argument("--pack", metavar="NAME", help="only this pack (with --check: import only its bricks)")
+    packs.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="with --check: seconds each pack may take (default $TORCHBRICKS_CHECK_TIMEOUT or 120; 0: no limit)",
+    )
     _add_common(packs)
     packs.set_defaults(handler=run_packs)
 
@@ -120,7 +155,10 @@ def run_info(arguments: argparse.Namespace) -> int:
 
 
 def run_packs(arguments: argparse.Namespace) -> int:
-    packs = registry.check(arguments.pack) if arguments.check else registry.packs(strict=False)
+    if arguments.check:
+        packs = registry.check(arguments.pack, timeout=arguments.timeout)
+    else:
+        packs = registry.packs(strict=False)
     if arguments.pack:
         _check_pack_exists(arguments.pack, packs)
         packs = [
@@ -143,6 +181,7 @@ def run_packs(arguments: argparse.Namespace) -> int:
             for pack in packs
         ]
         print_table(f"{len(packs)} brick packs", ("pack", "version", "bricks", "hooks", "status", "problems"), rows)
+    _print_problems("packs", packs)
     broken = [pack.name for pack in packs if pack.errors]
     clashing = [pack.name for pack in packs if pack.clashes]
     if (broken or clashing) and _strict(arguments):
@@ -158,7 +197,19 @@ def _strict(arguments: argparse.Namespace) -> bool:
     return registry.strict_mode(arguments.strict or None)
 
 
+def _print_problems(command: str, packs: list[Any]) -> None:
+    """One line on stderr per problem of each pack, naming the pack (never a traceback)."""
+    for pack in packs:
+        for problem in pack.errors:
+            print(f"torchbricks {command}: {pack.name} {pack.version}: {_one_line(problem)}", file=sys.stderr)
+
+
+def _one_line(message: str) -> str:
+    return " | ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
 def _warn_broken_packs(packs: list[Any]) -> None:
+    _print_problems("list", packs)
     broken = [pack.name for pack in packs if pack.errors]
     if broken:
         print(

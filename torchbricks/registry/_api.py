@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import importlib
 import threading
@@ -33,11 +32,13 @@ from torchbricks.errors import (
     DuplicateBrickError,
     MissingDependencyError,
     PluginLoadError,
+    RegistryError,
     UnknownBrickError,
 )
 from torchbricks.features import FeatureSpec
+from torchbricks.registry import _check
 from torchbricks.registry import _source_inspection as source_inspection
-from torchbricks.registry._discovery import Discovery, discover
+from torchbricks.registry._discovery import Discovery, discover, in_plugin_code
 from torchbricks.registry._entries import LOCAL_PACK, BrickEntry, PackStatus
 from torchbricks.registry._kinds import KINDS, canonical_pack_name, normalize_kind
 from torchbricks.registry._registrar import BrickRegistrar
@@ -103,6 +104,9 @@ class _Registries:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        """Guards ``discovery``, ``local`` and ``indexes``; not held while packs run (their threads may register)."""
+        self.discovering = threading.Lock()
+        """One discovery at a time."""
         self.discovery: Discovery | None = None
         self.local: dict[tuple[str, str], BrickEntry] = {}  # (kind, name) → entry, in registration order
         self.indexes: dict[str, _Index] = {}
@@ -110,10 +114,17 @@ class _Registries:
     def ready(self, strict: bool | None) -> dict[str, _Index]:
         discovery = self.discovery
         if discovery is None:
-            with self.lock:
+            if in_plugin_code():
+                raise RegistryError(
+                    "The brick registry cannot be used while installed packs are being discovered "
+                    "(from a plugin's module or hook); look bricks up when your bricks are built instead"
+                )
+            with self.discovering:
                 if self.discovery is None:
-                    self.discovery = discover()
-                    self._rebuild()
+                    found = discover()
+                    with self.lock:
+                        self.discovery = found
+                        self._rebuild()
                 discovery = self.discovery
         if strict_mode(strict):
             broken = [pack for pack in discovery.packs.values() if pack.errors]
@@ -156,9 +167,11 @@ def reload(use_cache: bool = True) -> None:
     """
     importlib.invalidate_caches()
     source_inspection.clear_caches()
-    with _REGISTRIES.lock:
-        _REGISTRIES.discovery = discover(use_cache=use_cache)
-        _REGISTRIES._rebuild()
+    with _REGISTRIES.discovering:
+        found = discover(use_cache=use_cache)
+        with _REGISTRIES.lock:
+            _REGISTRIES.discovery = found
+            _REGISTRIES._rebuild()
 
 
 def register(
@@ -295,16 +308,29 @@ def load_entry(entry: BrickEntry) -> Any:
         raise failure from error
 
 
-def check(pack: str | None = None) -> list[PackStatus]:
-    """Import every installed brick (of one pack) so that import failures show in :func:`packs`; slow.
+def check(pack: str | None = None, *, timeout: float | None = None) -> list[PackStatus]:
+    """Import every brick and run every hook of each installed pack (or of ``pack``); slow.
 
-    Bricks that need a missing optional dependency are not failures. Returns :func:`packs` (not strict).
+    Each pack is checked in its own subprocess, so a pack that raises, calls ``sys.exit`` or
+    ``os._exit``, or runs past ``timeout`` seconds (default ``TORCHBRICKS_CHECK_TIMEOUT``, 120; ``0``:
+    no limit) is reported in its :class:`PackStatus` ``errors`` while every other pack is still
+    checked. Bricks that need a missing optional dependency are not failures. Checked packs without
+    errors get the status ``ok`` (``unchecked`` before). Returns :func:`packs` (not strict).
     """
-    for entry in list_bricks(pack=pack, strict=False):
-        if entry.pack == LOCAL_PACK:
-            continue
-        with contextlib.suppress(MissingDependencyError, PluginLoadError):
-            load_entry(entry)
+    pack_key = canonical_pack_name(pack) if pack else None
+    selected = [
+        status
+        for status in packs(strict=False)
+        if status.name != LOCAL_PACK and (pack_key is None or canonical_pack_name(status.name) == pack_key)
+    ]
+    results = _check.check_packs([status.name for status in selected], timeout)
+    with _REGISTRIES.lock:
+        for status in selected:
+            result = results.get(status.name)
+            if result is None:
+                continue
+            status.errors.extend(error for error in result.errors if error not in status.errors)
+            status.checked = True
     return packs(strict=False)
 
 

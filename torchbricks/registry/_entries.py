@@ -105,11 +105,21 @@ class PackStatus:
     errors: list[str] = field(default_factory=list)
     clashes: list[str] = field(default_factory=list)
     """Bare names this pack shares with another pack, none of them the core pack (bare lookups fail)."""
+    checked: bool = False
+    """Whether ``check`` imported every brick and ran every hook of the pack (listing imports no brick)."""
 
     @property
     def status(self) -> str:
-        """``error`` when something failed to load, ``clash`` when a bare name is ambiguous, else ``ok``."""
-        return "error" if self.errors else "clash" if self.clashes else "ok"
+        """``error`` when something failed, ``clash`` when a bare name is ambiguous, ``ok`` when ``check``
+        imported every brick, else ``unchecked`` (listed from metadata and source; nothing failed so far).
+
+        Example:
+            >>> PackStatus("my-pack", "1.0").status
+            'unchecked'
+            >>> PackStatus("my-pack", "1.0", checked=True).status
+            'ok'
+        """
+        return "error" if self.errors else "clash" if self.clashes else "ok" if self.checked else "unchecked"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,4 +132,5 @@ class PackStatus:
             "bricks": dict(sorted(self.bricks.items())),
             "errors": list(self.errors),
             "clashes": list(self.clashes),
+            "checked": self.checked,
         }

@@ -14,10 +14,18 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-from collections.abc import Callable, Iterable
+import operator
+import reprlib
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from torchbricks.errors import DuplicateBrickError, MissingDependencyError, PluginLoadError, RegistryError
+from torchbricks.errors import (
+    DuplicateBrickError,
+    InvalidBrickError,
+    MissingDependencyError,
+    PluginLoadError,
+    UnknownKindError,
+)
 from torchbricks.features import FeatureSpec
 from torchbricks.registry._entries import BrickEntry
 from torchbricks.registry._kinds import normalize_kind
@@ -42,31 +50,53 @@ class BrickRegistrar:
         factory: Callable[..., Any] | str,
         *,
         summary: str | None = None,
-        interface: FeatureSpec | None = None,
+        interface: FeatureSpec | Mapping[str, Any] | None = None,
         signature: str | None = None,
-        requires: Iterable[str] = (),
+        requires: Iterable[str] | str = (),
     ) -> None:
         """Register ``factory`` (a callable, or ``"module:attr"`` imported on first use) as ``kind``/``name``.
 
-        ``requires`` names modules the factory needs; when one is missing the brick still lists and
-        ``create`` says what to install.
+        ``summary`` and ``signature`` are strings; ``interface`` a :class:`FeatureSpec` (or a dict with
+        its ``names``, ``channels`` and ``strides``). ``requires`` names modules the factory needs; when
+        one is missing the brick still lists and ``create`` says what to install.
+
+        Anything else raises :class:`InvalidBrickError` naming the pack, the brick and the field, and
+        registers nothing; raised in a hook, it drops the hook's other registrations too (a hook's
+        bricks are kept only if the whole hook succeeds).
+
+        Example:
+            >>> registrar = BrickRegistrar(pack="my-pack", version="1.0", plugin="my-pack:plugin")
+            >>> try:
+            ...     registrar.add("heads", "tiny", lambda: None, summary=42)
+            ... except InvalidBrickError as error:
+            ...     print(error)
+            Pack 'my-pack' registers heads 'tiny' with an invalid summary: expected a string or None, got int 42
         """
-        kind = normalize_kind(kind)
+        if not isinstance(kind, str):
+            raise InvalidBrickError(f"Pack '{self.pack}' registers {name!r} with an invalid kind {_describe(kind)}")
+        try:
+            kind = normalize_kind(kind)
+        except UnknownKindError as error:
+            raise UnknownKindError(f"Pack '{self.pack}' registers {name!r}: {error}") from error
         check_brick_name(name, self.pack)
+        what = f"Pack '{self.pack}' registers {kind} '{name}'"
+        _check_factory(factory, what)
+        summary = _optional_text(summary, "summary", what)
+        signature = _optional_text(signature, "signature", what)
+        interface = _feature_spec(interface, "interface", what)
+        requirements = _requirements(requires, what)
         if (kind, name) in self._names:
             raise DuplicateBrickError(f"Pack '{self.pack}' registers {kind} '{name}' twice")
-        self._names.add((kind, name))
-        requirements = tuple(requires)
-        what = f"{kind} '{self.pack}:{name}'"
+        brick = f"{kind} '{self.pack}:{name}'"
         if isinstance(factory, str):
             target = factory
 
             def loader() -> Any:
                 _check_requirements(requirements, self.pack, name)
-                return load_target(target, self.pack, f"{what} ({target})")
+                return load_target(target, self.pack, f"{brick} ({target})")
 
         else:
-            target = f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', type(factory).__name__)}"
+            target = _target_of(factory)
 
             def loader() -> Any:
                 _check_requirements(requirements, self.pack, name)
@@ -78,36 +108,160 @@ class BrickRegistrar:
             signature = source_signature if signature is None else signature
             interface = source_interface if interface is None else interface
         elif interface is None:
-            spec = getattr(factory, "feature_spec", None)
-            interface = spec if isinstance(spec, FeatureSpec) else None
-        self.entries.append(
-            BrickEntry(
-                kind=kind,
-                name=name,
-                pack=self.pack,
-                version=self.version,
-                target=target,
-                source=self.source,
-                summary=summary if summary is not None else first_docstring_line(factory),
-                signature=signature if signature is not None else signature_text(factory),
-                interface=interface,
-                loader=loader,
-            )
+            spec = _attribute(factory, "feature_spec")
+            interface = _feature_spec(spec, "feature_spec", what) if isinstance(spec, FeatureSpec) else None
+        entry = BrickEntry(
+            kind=kind,
+            name=name,
+            pack=self.pack,
+            version=self.version,
+            target=target,
+            source=self.source,
+            summary=_optional_text(summary if summary is not None else first_docstring_line(factory), "summary", what),
+            signature=_optional_text(
+                signature if signature is not None else signature_text(factory), "signature", what
+            ),
+            interface=interface,
+            loader=loader,
         )
+        self._names.add((kind, name))
+        self.entries.append(entry)
 
 
 def check_brick_name(name: Any, pack: str) -> None:
     """Brick names are non-empty strings without ``:`` (which separates the pack) or whitespace."""
-    if not isinstance(name, str) or not name or ":" in name or any(character.isspace() for character in name):
-        raise RegistryError(f"Pack '{pack}' registers an invalid brick name {name!r} (no ':' or spaces allowed)")
+    if (
+        not isinstance(name, str)
+        or not name
+        or ":" in name
+        or any(character.isspace() for character in name)
+        or not _encodable(name)
+    ):
+        raise InvalidBrickError(
+            f"Pack '{pack}' registers an invalid brick name {_describe(name)} (no ':' or spaces allowed)"
+        )
+
+
+def _describe(value: Any) -> str:
+    """``type value`` for messages, short, and safe for objects whose ``repr`` fails."""
+    try:
+        shown = reprlib.repr(value)
+    except Exception:
+        shown = "<unprintable>"
+    return shown if isinstance(value, str) else f"{type(value).__name__} {shown}"
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (the cache, the terminal): no lone surrogates."""
+    try:
+        text.encode("utf-8")
+    except UnicodeError:
+        return False
+    return True
+
+
+def _optional_text(value: Any, field: str, what: str) -> Any:
+    if value is None or (type(value) is str and _encodable(value)):
+        return value
+    expected = "a string or None" if not isinstance(value, str) else "text that can be written as UTF-8"
+    raise InvalidBrickError(f"{what} with an invalid {field}: expected {expected}, got {_describe(value)}")
+
+
+def _feature_spec(value: Any, field: str, what: str) -> FeatureSpec | None:
+    """A plain, JSON-ready :class:`FeatureSpec` from ``value`` (a spec or a dict), or ``None`` for ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, FeatureSpec):
+        names, channels, strides = (_attribute(value, key) for key in ("names", "channels", "strides"))
+    elif isinstance(value, Mapping):
+        names, channels, strides = (value.get(key) for key in ("names", "channels", "strides"))
+    else:
+        raise InvalidBrickError(
+            f"{what} with an invalid {field}: expected a torchbricks.features.FeatureSpec (or a dict of its names, "
+            f"channels and strides) or None, got {_describe(value)}"
+        )
+    try:
+        spec = FeatureSpec(_items(names, str), _items(channels, int), _items(strides, int))
+    except (TypeError, ValueError) as error:
+        raise InvalidBrickError(f"{what} with an invalid {field}: {error}") from error
+    if not all(_encodable(name) for name in spec.names):
+        raise InvalidBrickError(f"{what} with an invalid {field}: a name cannot be written as UTF-8")
+    return spec
+
+
+def _items(values: Any, item_type: type) -> tuple[Any, ...]:
+    """``values`` (a list or tuple) as a tuple of ``item_type``; integers may be any integral type but ``bool``."""
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(f"expected a list or tuple of {item_type.__name__}, got {_describe(values)}")
+    items = []
+    for value in values:
+        try:
+            if isinstance(value, bool) or (item_type is str and not isinstance(value, str)):
+                raise TypeError
+            items.append(value if item_type is str else operator.index(value))
+        except TypeError:
+            raise TypeError(
+                f"expected a list or tuple of {item_type.__name__}, got an item {_describe(value)}"
+            ) from None
+    return tuple(items)
+
+
+def _check_factory(factory: Any, what: str) -> None:
+    """A factory is a callable or a ``"module:attr.sub"`` string."""
+    if isinstance(factory, str):
+        module, _, attribute = factory.partition(":")
+        parts = [*module.split("."), *(attribute.split(".") if attribute else [])]
+        if all(part.isidentifier() for part in parts):
+            return
+        raise InvalidBrickError(f"{what} with an invalid factory {factory!r}: expected 'module:attribute'")
+    if not callable(factory):
+        raise InvalidBrickError(
+            f"{what} with an invalid factory: expected a callable or a 'module:attribute' string, "
+            f"got {_describe(factory)}"
+        )
+
+
+def _requirements(requires: Any, what: str) -> tuple[str, ...]:
+    """Module names from ``requires`` (one name or an iterable of names)."""
+    if isinstance(requires, str):
+        requires = (requires,)
+    try:
+        requirements = tuple(requires)
+    except TypeError:
+        requirements = None
+    if requirements is None or not all(isinstance(module, str) and module for module in requirements):
+        raise InvalidBrickError(
+            f"{what} with invalid requires: expected module names (strings), got {_describe(requires)}"
+        )
+    return requirements
+
+
+def _attribute(value: Any, name: str) -> Any:
+    """``getattr(value, name, None)``, also ``None`` when the attribute itself raises."""
+    try:
+        return getattr(value, name, None)
+    except Exception:
+        return None
+
+
+def _target_of(factory: Any) -> str:
+    module, qualified_name = _attribute(factory, "__module__"), _attribute(factory, "__qualname__")
+    module = module if isinstance(module, str) else "?"
+    qualified_name = qualified_name if isinstance(qualified_name, str) else type(factory).__name__
+    return f"{module}:{qualified_name}"
 
 
 def first_docstring_line(factory: Any) -> str:
     """The first line of the factory's docstring (of the wrapped function for ``functools.partial``)."""
     if isinstance(factory, str):
         return ""
-    target = getattr(factory, "func", factory)
-    doc = inspect.getdoc(target) or ""
+    try:
+        target = getattr(factory, "func", factory)
+        doc = inspect.getdoc(target) or ""
+    except Exception:  # a factory whose attributes raise has no summary
+        return ""
+    if not isinstance(doc, str):
+        return ""
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
@@ -120,20 +274,20 @@ def signature_text(factory: Any) -> str:
         return ""
     try:
         signature = inspect.signature(factory)
-    except (TypeError, ValueError):
-        return ""
-    parameters = [
-        parameter.replace(annotation=_SourceText(parameter.annotation))
-        if isinstance(parameter.annotation, str)
-        else parameter
-        for parameter in signature.parameters.values()
-    ]
-    returns = signature.return_annotation
-    return str(
-        signature.replace(
-            parameters=parameters, return_annotation=_SourceText(returns) if isinstance(returns, str) else returns
+        parameters = [
+            parameter.replace(annotation=_SourceText(parameter.annotation))
+            if isinstance(parameter.annotation, str)
+            else parameter
+            for parameter in signature.parameters.values()
+        ]
+        returns = signature.return_annotation
+        return str(
+            signature.replace(
+                parameters=parameters, return_annotation=_SourceText(returns) if isinstance(returns, str) else returns
+            )
         )
-    )
+    except Exception:  # no signature (builtins), or a factory whose attributes or annotations raise
+        return ""
 
 
 class _SourceText:
