@@ -1,43 +1,34 @@
-"""Shared fixtures: the README's dummy modules and small inputs."""
+"""Fixtures shared across the test folders; shared helpers (modules, configs, packs) live in ``tests/helpers``."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 import torch
 
-from tests.seed_modules import ClassifierDummy, PreprocessorDummy, TinyModel, seed_bricks
-from torchbricks.brick_collection import BrickCollection
-
-BATCH_SIZE = 2
+from tests.helpers import packs
 
 
-@pytest.fixture
-def batched_images() -> torch.Tensor:
-    return torch.rand((BATCH_SIZE, 3, 32, 32), generator=torch.Generator().manual_seed(0))
+@pytest.fixture(scope="module")
+def single_thread() -> Iterator[None]:
+    """One intra-op thread for a whole module: its models are tiny, and threads only add overhead on a busy machine.
+
+    Request it for every test of a module with ``pytestmark = pytest.mark.usefixtures("single_thread")``.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
-@pytest.fixture
-def preprocessor_dummy() -> PreprocessorDummy:
-    return PreprocessorDummy()
+@pytest.fixture(scope="session")
+def full(tmp_path_factory: pytest.TempPathFactory) -> packs.Environment:
+    """An environment with the example pack and every fixture pack, broken ones included."""
+    return packs.shared_environment(tmp_path_factory, packs.FULL)
 
 
-@pytest.fixture
-def tiny_model() -> TinyModel:
-    return TinyModel(n_channels=3, n_features=10)
-
-
-@pytest.fixture
-def classifier_dummy() -> ClassifierDummy:
-    return ClassifierDummy(num_classes=3, in_features=10)
-
-
-@pytest.fixture
-def seed_collection() -> BrickCollection:
-    """Concept 1: preprocessor → backbone → head."""
-    return BrickCollection(seed_bricks())
-
-
-@pytest.fixture
-def grouped_seed_collection() -> BrickCollection:
-    """Concept 2: the same bricks in group MODEL, plus a cross-entropy BrickLoss in group LOSS."""
-    return BrickCollection(seed_bricks(group_names=True))
+@pytest.fixture(scope="session")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> packs.Environment:
+    """An environment with the example pack and the hook plugin pack: nothing broken."""
+    return packs.shared_environment(tmp_path_factory, packs.CLEAN)

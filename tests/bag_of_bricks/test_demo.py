@@ -14,9 +14,8 @@ from PIL import Image
 
 from bag_of_bricks.demo.run import DEMO_CONFIG, DemoSettings, augment, batches, evaluate, run_demo
 from bag_of_bricks.demo.shapes import CLASS_NAMES, MAX_SHAPES, SHAPE_NAMES, make_shapes_batch
-from torchbricks.brick_collection_utils import onnx_max_abs_differences
-from torchbricks.assembly import resolve_config
-from torchbricks.assembly import CONFIG_FILE, WEIGHTS_FOLDER, load_model
+from torchbricks import onnx_max_abs_differences
+from torchbricks.assembly import CONFIG_FILE, WEIGHTS_FOLDER, load_model, resolve_config
 
 TASKS = ("shapes", "segmentation", "centres")
 MAX_RADIUS = 14

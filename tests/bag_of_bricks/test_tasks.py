@@ -17,8 +17,7 @@ from torch import nn
 
 from bag_of_bricks import tasks
 from bag_of_bricks.demo.shapes import make_shapes_batch
-from torchbricks import registry
-from torchbricks.brick_collection import BrickCollection
+from torchbricks import BrickCollection, registry
 from torchbricks.bricks import BrickLoss, BrickTrainable
 
 IMAGE_SIZE = 32

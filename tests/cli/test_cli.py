@@ -14,20 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import packs
+from tests.helpers import packs
 from torchbricks import cli, registry
-
-
-@pytest.fixture(scope="session")
-def full(tmp_path_factory: pytest.TempPathFactory) -> packs.Environment:
-    """The example pack and every fixture pack, broken ones included."""
-    return packs.shared_environment(tmp_path_factory, packs.FULL)
-
-
-@pytest.fixture(scope="session")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> packs.Environment:
-    """The example pack and the hook plugin pack: nothing broken."""
-    return packs.shared_environment(tmp_path_factory, packs.CLEAN)
 
 
 def _rows(output: str) -> list[list[str]]:

@@ -8,8 +8,8 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
-from tests.seed_modules import ClassifierDummy, TinyModel
-from torchbricks.brick_collection import BrickCollection
+from tests.helpers.modules import ClassifierDummy, TinyModel
+from torchbricks import BrickCollection
 from torchbricks.bricks import (
     BrickLoss,
     BrickMetrics,

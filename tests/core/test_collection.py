@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from tests._graph_helpers import (
+from tests.helpers.modules import (
     AddConstant,
     CountCalls,
     ReturnsN,
@@ -24,8 +24,7 @@ from tests._graph_helpers import (
     linear_brick,
     seed_like_bricks,
 )
-from torchbricks import errors
-from torchbricks.brick_collection import BrickCollection
+from torchbricks import BrickCollection, errors
 from torchbricks.bricks import BrickLoss, BrickMetricSingle, BrickNotTrainable, BrickTrainable
 from torchbricks.errors import (
     BrickOutputError,

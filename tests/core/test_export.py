@@ -8,7 +8,7 @@ every output; integer outputs (class predictions) must be equal.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,17 +22,19 @@ from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from bag_of_bricks.brick_visualizer import BrickPerImageVisualization
 from bag_of_bricks.image_classification import ImageClassifier
 from bag_of_bricks.preprocessors import Preprocessor
-from torchbricks.brick_collection import BrickCollection
-from torchbricks.brick_collection_utils import (
+from tests.helpers.modules import nested_resnet_collection
+from tests.helpers.tensors import seeded
+from torchbricks import BrickCollection
+from torchbricks.bricks import BrickLoss, BrickMetricSingle, BrickNotTrainable, BrickTrainable
+from torchbricks.errors import ExportError
+from torchbricks.export import (
     export_bricks,
     export_bricks_as_onnx,
     onnx_max_abs_differences,
 )
-from torchbricks.bricks import BrickLoss, BrickMetricSingle, BrickNotTrainable, BrickTrainable
-from torchbricks.errors import ExportError
+from torchbricks.visualization import BrickPerImageVisualization
 
 ATOL = 1e-5  # absolute tolerance between onnxruntime and PyTorch outputs (small CNN, float32)
 RTOL = 1e-4
@@ -50,13 +52,7 @@ EXPORT_OUTPUTS = (
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_thread() -> Iterator[None]:
-    """The models are tiny: intra-op threads only add overhead on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 # -- a small multi-task CNN ----------------------------------------------------------------------------------------
@@ -111,7 +107,7 @@ def small_cnn_collection(seed: int = 0) -> BrickCollection:
 
 
 def images(batch_size: int, seed: int = 1) -> torch.Tensor:
-    return torch.rand((batch_size, 3, IMAGE_SIZE, IMAGE_SIZE), generator=torch.Generator().manual_seed(seed))
+    return seeded(batch_size, 3, IMAGE_SIZE, IMAGE_SIZE, seed=seed)
 
 
 def targets(batch_size: int, num_classes: int) -> torch.Tensor:
@@ -562,48 +558,9 @@ def test_export_bricks_program_takes_only_the_model_inputs(
 # -- the README's ONNX example -----------------------------------------------------------------------------------
 
 
-def seed_nested_resnet_collection() -> BrickCollection:
-    import torchvision
-
-    from bag_of_bricks.backbones import resnet_to_brick
-
-    def create_image_classification_head(
-        num_classes: int, in_channels: int, features_name: str, targets_name: str
-    ) -> dict[str, Any]:
-        return {
-            "classify": BrickTrainable(
-                ImageClassifier(num_classes=num_classes, n_features=in_channels),
-                input_names=[features_name],
-                output_names=["./logits", "./probabilities", "./class_prediction"],
-            ),
-            "accuracy": BrickMetricSingle(
-                MulticlassAccuracy(num_classes=num_classes), input_names=["./class_prediction", targets_name]
-            ),
-            "loss": BrickLoss(
-                model=nn.CrossEntropyLoss(), input_names=["./logits", targets_name], output_names=["./loss_ce"]
-            ),
-        }
-
-    torch.manual_seed(0)
-    resnet = torchvision.models.resnet18(weights=None, num_classes=10)
-    resnet_brick = resnet_to_brick(resnet=resnet, input_name="normalized", output_name="features")
-    n_features = resnet_brick.model.n_backbone_features
-    bricks = {
-        "preprocessor": BrickNotTrainable(Preprocessor(), input_names=["raw"], output_names=["normalized"]),
-        "backbone": resnet_brick,
-        "head0": create_image_classification_head(
-            num_classes=3, in_channels=n_features, features_name="features", targets_name="targets0"
-        ),
-        "head1": create_image_classification_head(
-            num_classes=5, in_channels=n_features, features_name="features", targets_name="targets1"
-        ),
-    }
-    return BrickCollection(bricks)
-
-
 @pytest.mark.slow
 def test_readme_onnx_example_with_nested_resnet_heads(tmp_path: Path) -> None:
-    brick_collection = seed_nested_resnet_collection()
+    brick_collection = nested_resnet_collection(seed=0)
     batch = torch.rand((2, 3, 64, 64), generator=torch.Generator().manual_seed(0))
     named_inputs = {"raw": batch, "targets0": targets(2, 3), "targets1": targets(2, 5)}
     path_build = tmp_path / "build"

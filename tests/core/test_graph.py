@@ -1,4 +1,4 @@
-"""Mermaid and DOT graphs of brick collections (torchbricks.graph_plotter).
+"""Mermaid and DOT graphs of brick collections (torchbricks.graph).
 
 The README's mermaid flowcharts are reproduced byte for byte; graphs are deterministic (also across
 ``PYTHONHASHSEED`` values), never run the model, and give every node a valid, distinct id.
@@ -19,22 +19,21 @@ import pytest
 import torch
 from torch import nn
 
-from tests.seed_modules import ClassifierDummy, PreprocessorDummy, TinyModel
-from torchbricks.brick_collection import BrickCollection
+from tests.helpers.modules import CountCalls, nested_resnet_collection, seed_bricks
+from torchbricks import BrickCollection
 from torchbricks.bricks import (
-    BrickInterface,
     BrickLoss,
     BrickMetricSingle,
     BrickModule,
     BrickNotTrainable,
     BrickTrainable,
 )
-from torchbricks.graph_plotter import create_mermaid_dag_graph, to_dot
+from torchbricks.graph import create_mermaid_dag_graph, to_dot
 
 # torchvision, torchmetrics and bag_of_bricks are imported where used: the hash-seed test imports this module
 # in subprocesses, which should load no more than torch and torchbricks.
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SEED_NAME = "002_aeb7765e7c5ea0b3.txt"
 SEED_CANDIDATES = (REPO.parent / "shared" / "seeds" / SEED_NAME, REPO / "shared" / "seeds" / SEED_NAME)
 
@@ -194,84 +193,11 @@ def _seed_flowcharts() -> list[str]:
 
 
 def concept1_collection() -> BrickCollection:
-    bricks = {
-        "preprocessor": BrickNotTrainable(PreprocessorDummy(), input_names=["raw_images"], output_names=["processed"]),
-        "backbone": BrickTrainable(
-            TinyModel(n_channels=3, n_features=10), input_names=["processed"], output_names=["embedding"]
-        ),
-        "head": BrickTrainable(
-            ClassifierDummy(num_classes=3, in_features=10),
-            input_names=["embedding"],
-            output_names=["logits", "softmaxed"],
-        ),
-    }
-    return BrickCollection(bricks)
+    return BrickCollection(seed_bricks())
 
 
 def concept2_collection() -> BrickCollection:
-    bricks = {
-        "preprocessor": BrickNotTrainable(
-            PreprocessorDummy(), input_names=["raw_images"], output_names=["processed"], group="MODEL"
-        ),
-        "backbone": BrickTrainable(
-            TinyModel(n_channels=3, n_features=10), input_names=["processed"], output_names=["embedding"], group="MODEL"
-        ),
-        "head": BrickTrainable(
-            ClassifierDummy(num_classes=3, in_features=10),
-            input_names=["embedding"],
-            output_names=["logits", "softmaxed"],
-            group="MODEL",
-        ),
-        "loss": BrickLoss(
-            model=nn.CrossEntropyLoss(), input_names=["logits", "targets"], output_names=["loss_ce"], group="LOSS"
-        ),
-    }
-    return BrickCollection(bricks)
-
-
-def create_image_classification_head(
-    num_classes: int, in_channels: int, features_name: str, targets_name: str
-) -> dict[str, BrickInterface]:
-    """Image classifier bricks: Classifier, loss and metrics (the README's function)."""
-    from torchmetrics.classification import MulticlassAccuracy
-
-    from bag_of_bricks.image_classification import ImageClassifier
-
-    return {
-        "classify": BrickTrainable(
-            ImageClassifier(num_classes=num_classes, n_features=in_channels),
-            input_names=[features_name],
-            output_names=["./logits", "./probabilities", "./class_prediction"],
-        ),
-        "accuracy": BrickMetricSingle(
-            MulticlassAccuracy(num_classes=num_classes), input_names=["./class_prediction", targets_name]
-        ),
-        "loss": BrickLoss(
-            model=nn.CrossEntropyLoss(), input_names=["./logits", targets_name], output_names=["./loss_ce"]
-        ),
-    }
-
-
-def nested_seed_collection() -> BrickCollection:
-    import torchvision
-
-    from bag_of_bricks.backbones import resnet_to_brick
-    from bag_of_bricks.preprocessors import Preprocessor
-
-    resnet = torchvision.models.resnet18(weights=None, num_classes=10)
-    resnet_brick = resnet_to_brick(resnet=resnet, input_name="normalized", output_name="features")
-    n_features = resnet_brick.model.n_backbone_features
-    bricks = {
-        "preprocessor": BrickNotTrainable(Preprocessor(), input_names=["raw"], output_names=["normalized"]),
-        "backbone": resnet_brick,
-        "head0": create_image_classification_head(
-            num_classes=3, in_channels=n_features, features_name="features", targets_name="targets0"
-        ),
-        "head1": create_image_classification_head(
-            num_classes=5, in_channels=n_features, features_name="features", targets_name="targets1"
-        ),
-    }
-    return BrickCollection(bricks)
+    return BrickCollection(seed_bricks(group_names=True))
 
 
 # -- a collection with custom brick types, several groups per brick and two levels of nesting ------------------
@@ -507,7 +433,7 @@ def test_concept2_model_group_flowchart_matches_readme() -> None:
 
 
 def test_nested_heads_flowchart_matches_readme() -> None:
-    assert create_mermaid_dag_graph(nested_seed_collection()) == _readme_mermaid(NESTED_MERMAID)
+    assert create_mermaid_dag_graph(nested_resnet_collection()) == _readme_mermaid(NESTED_MERMAID)
 
 
 def test_add_legends_false_drops_only_the_legend() -> None:
@@ -524,8 +450,8 @@ def test_add_legends_false_drops_only_the_legend() -> None:
 def test_graph_text_is_identical_for_rebuilt_collections() -> None:
     first, second = determinism_outputs(), determinism_outputs()
     assert first == second
-    assert create_mermaid_dag_graph(nested_seed_collection()) == create_mermaid_dag_graph(nested_seed_collection())
-    assert to_dot(nested_seed_collection()) == to_dot(nested_seed_collection())
+    assert create_mermaid_dag_graph(nested_resnet_collection()) == create_mermaid_dag_graph(nested_resnet_collection())
+    assert to_dot(nested_resnet_collection()) == to_dot(nested_resnet_collection())
 
 
 @pytest.mark.slow
@@ -533,7 +459,7 @@ def test_graph_text_is_identical_across_hash_seeds() -> None:
     script = "\n".join(
         [
             "import json, sys",
-            "from tests.test_graph_plotter import determinism_outputs",
+            "from tests.core.test_graph import determinism_outputs",
             "print(json.dumps(determinism_outputs()))",
             "assert 'torchvision' not in sys.modules",  # keeps the three interpreters quick to start
         ]
@@ -602,16 +528,6 @@ def test_dot_graph_for_model_group_omits_loss_and_metric_bricks() -> None:
 class Explodes(nn.Module):
     def forward(self, tensor: torch.Tensor) -> torch.Tensor:
         raise RuntimeError("graph drawing must not run the model")
-
-
-class CountCalls(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = 0
-
-    def forward(self, tensor: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        return tensor
 
 
 def test_drawing_does_not_run_the_model() -> None:
@@ -806,7 +722,9 @@ def _assert_valid_dot(text: str) -> DotGraph:
     return graph
 
 
-@pytest.mark.parametrize("factory", [concept1_collection, concept2_collection, rich_collection, nested_seed_collection])
+@pytest.mark.parametrize(
+    "factory", [concept1_collection, concept2_collection, rich_collection, nested_resnet_collection]
+)
 def test_dot_is_structurally_valid(factory: Any) -> None:
     collection = factory()
     text = to_dot(collection)
@@ -824,7 +742,7 @@ def test_dot_is_structurally_valid(factory: Any) -> None:
 
 
 def test_dot_brick_labels_name_path_model_and_type() -> None:
-    graph = _assert_valid_dot(to_dot(nested_seed_collection()))
+    graph = _assert_valid_dot(to_dot(nested_resnet_collection()))
     assert graph.nodes["head0/accuracy"]["label"] == "'head0/accuracy': 'MulticlassAccuracy'\nBrickMetricSingle"
     assert graph.nodes["backbone"]["label"] == "'backbone': BackboneResnet\nBrickTrainable"
     assert graph.nodes["backbone"]["fillcolor"] == "#6D597A"
@@ -848,7 +766,7 @@ def test_dot_renders_with_graphviz_when_available(tmp_path: Path) -> None:
     dot = shutil.which("dot")
     if dot is None:
         pytest.skip("graphviz 'dot' is not installed")
-    for index, collection in enumerate((rich_collection(), nested_seed_collection())):
+    for index, collection in enumerate((rich_collection(), nested_resnet_collection())):
         source = tmp_path / f"graph{index}.dot"
         source.write_text(to_dot(collection), encoding="utf-8")
         result = subprocess.run([dot, "-Tsvg", str(source)], capture_output=True, text=True, timeout=60, check=False)

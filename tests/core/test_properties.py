@@ -18,7 +18,8 @@ from hypothesis import Phase, assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from torchbricks.brick_collection import BrickCollection
+from tests.helpers.tensors import assert_tensors_equal
+from torchbricks import BrickCollection
 from torchbricks.bricks import BrickModule
 from torchbricks.errors import CyclicDependencyError, DuplicateOutputError
 from torchbricks.groups import STANDARD_GROUPS
@@ -172,12 +173,6 @@ def assert_dependencies_respected(order: list[str], bricks: list[BrickSpec]) -> 
                 )
 
 
-def assert_same_values(actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
-    assert set(actual) == set(expected)
-    for name, value in expected.items():
-        assert torch.equal(actual[name], value), f"{name}: {actual[name]} != {value}"
-
-
 @PROPERTY_SETTINGS
 @given(dag=dags())
 def test_random_dag_runs_in_dependency_order_and_matches_reference(dag: Dag) -> None:
@@ -194,7 +189,7 @@ def test_random_dag_runs_in_dependency_order_and_matches_reference(dag: Dag) -> 
     assert set(collection.required_inputs()) == read - written
 
     inputs = external_values(dag)
-    assert_same_values(collection(inputs), reference_outputs(dag, inputs))
+    assert_tensors_equal(collection(inputs), reference_outputs(dag, inputs))
 
 
 @PROPERTY_SETTINGS

@@ -1,4 +1,4 @@
-"""BrickPerImageVisualization and torchbricks.tensor_conversions.
+"""BrickPerImageVisualization and the tensor conversions of torchbricks.visualization.
 
 The README's two visualization examples run with Pillow's built-in font (``ImageFont.load_default``)
 instead of the README's TTF file, and produce real Pillow images with the class names drawn on them.
@@ -14,11 +14,11 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
-from bag_of_bricks.brick_visualizer import BrickPerImageVisualization
-from torchbricks.brick_collection import BrickCollection
+from torchbricks import BrickCollection
 from torchbricks.bricks import BrickTrainable
 from torchbricks.errors import BrickDefinitionError, ExportError
-from torchbricks.tensor_conversions import (
+from torchbricks.visualization import (
+    BrickPerImageVisualization,
     float2uint8,
     function_composer,
     torch_to_numpy,
@@ -312,7 +312,7 @@ def test_visualization_is_skipped_for_inference_and_runs_when_its_group_is_asked
 
 
 def test_visualization_brick_is_not_exportable() -> None:
-    from torchbricks.brick_collection_utils import export_bricks
+    from torchbricks.export import export_bricks
 
     collection = BrickCollection(
         {
@@ -340,7 +340,7 @@ def test_a_non_callable_is_a_definition_error() -> None:
         BrickPerImageVisualization("draw", input_names=["image"], output_names=["out"])
 
 
-# -- tensor_conversions ----------------------------------------------------------------------------------------------
+# -- tensor conversions ----------------------------------------------------------------------------------------------
 
 
 def test_float2uint8_clips_and_rounds() -> None:

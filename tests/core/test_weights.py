@@ -11,9 +11,9 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from tests._graph_helpers import AddConstant, TiedLinear, weights_model_bricks
-from torchbricks import weights
-from torchbricks.brick_collection import BrickCollection
+from tests.helpers.modules import AddConstant, TiedLinear, weights_model_bricks
+from tests.helpers.tensors import assert_tensors_equal
+from torchbricks import BrickCollection, weights
 from torchbricks.bricks import BrickNotTrainable, BrickTrainable
 from torchbricks.errors import (
     BrickWeightsWarning,
@@ -52,15 +52,9 @@ def snapshot(collection: BrickCollection) -> dict[str, dict[str, torch.Tensor]]:
     }
 
 
-def assert_state_equal(actual: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
-    assert set(actual) == set(expected)
-    for key, value in expected.items():
-        assert torch.equal(actual[key], value), key
-
-
 def assert_brick_state(collection: BrickCollection, path: str, expected: dict[str, torch.Tensor]) -> None:
     brick = dict(collection.named_bricks())[path]
-    assert_state_equal(brick.state_dict(), expected)
+    assert_tensors_equal(brick.state_dict(), expected)
 
 
 def assert_unchanged(collection: BrickCollection, before: dict[str, dict[str, torch.Tensor]]) -> None:

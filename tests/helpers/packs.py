@@ -40,7 +40,7 @@ from typing import Any
 
 import pytest
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+REPOSITORY = Path(__file__).resolve().parents[2]
 EXAMPLE_PACK = REPOSITORY / "plugins" / "torchbricks-example"
 MARKER_VARIABLE = "TBFIXTURE_MARKER"
 FULL = (

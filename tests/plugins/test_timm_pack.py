@@ -33,7 +33,7 @@ import torch
 
 from torchbricks import registry
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACK_DIR = ROOT / "plugins" / "torchbricks-timm"
 DATA_FILE = PACK_DIR / "torchbricks_timm" / "feature_support.json"
 PACK = "torchbricks-timm"

@@ -1,6 +1,6 @@
 """The brick registries with real installed packs: listing, qualified names, errors, strict mode, cache.
 
-Installed-pack tests run in subprocesses of throwaway environments (see :mod:`tests.packs`) where
+Installed-pack tests run in subprocesses of throwaway environments (see :mod:`tests.helpers.packs`) where
 the example pack and the fixture packs are pip-installed; bricks registered in the running program
 (``register``) are tested in-process.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import packs
+from tests.helpers import packs
 from torchbricks import registry
 from torchbricks.errors import (
     BrickArgumentError,
@@ -33,18 +33,6 @@ FIXTURE_PACKAGES = (
     "tbfixture_plugin",
     "tbfixture_duplicate",
 )
-
-
-@pytest.fixture(scope="session")
-def full(tmp_path_factory: pytest.TempPathFactory) -> packs.Environment:
-    """The example pack and every fixture pack, broken ones included."""
-    return packs.shared_environment(tmp_path_factory, packs.FULL)
-
-
-@pytest.fixture(scope="session")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> packs.Environment:
-    """The example pack and the hook plugin pack: nothing broken."""
-    return packs.shared_environment(tmp_path_factory, packs.CLEAN)
 
 
 def _error(environment: packs.Environment, call: str, **variables: str) -> dict[str, object]:

@@ -72,13 +72,15 @@ class TimmBackbone(nn.Module):
         # Some timm feature extractors (Swin, MambaOut, ...) return channels-last maps; ours are NCHW.
         self.channels_last_output = str(getattr(self.model, "output_fmt", "NCHW")).endswith("NHWC")
 
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, images: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """One feature map per level: a tuple, or the map itself for a single level (one output name)."""
         features = self.model(images)
         if isinstance(features, dict):
             features = features.values()
         if self.channels_last_output:
-            return tuple(feature.permute(0, 3, 1, 2) for feature in features)
-        return tuple(features)
+            features = [feature.permute(0, 3, 1, 2) for feature in features]
+        features = tuple(features)
+        return features[0] if len(features) == 1 else features
 
     def extra_repr(self) -> str:
         return f"model_name={self.model_name!r}, pretrained={self.pretrained}, out_indices={self.out_indices}"
