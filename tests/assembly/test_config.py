@@ -62,7 +62,7 @@ def test_yaml_config_without_pyyaml_says_what_to_install(tmp_path: Path, monkeyp
     monkeypatch.setitem(sys.modules, "yaml", None)  # `import yaml` now raises ImportError
     with pytest.raises(ConfigError) as error:
         load_config(path)
-    assert_error(error, "model.yaml", "pip install pyyaml")
+    assert_error(error, "model.yaml", "pip install 'torchbricks[yaml]'")
 
 
 @pytest.mark.parametrize(

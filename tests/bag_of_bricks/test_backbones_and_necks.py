@@ -82,7 +82,7 @@ def test_backbone_interfaces_are_known_without_importing_the_backbones() -> None
 
 
 @pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small"])
-def test_single_scale_backbone_returns_the_coarsest_map_only(name: str) -> None:
+def test_single_scale_backbone_returns_the_coarsest_map_itself(name: str) -> None:
     factory = registry.get("backbones", name)
     torch.manual_seed(0)
     full = factory().eval()
@@ -93,8 +93,8 @@ def test_single_scale_backbone_returns_the_coarsest_map_only(name: str) -> None:
     with torch.no_grad():
         single_outputs = single(images)
         full_outputs = full(images)
-    assert len(single_outputs) == 1
-    assert torch.equal(single_outputs[0], full_outputs[-1])
+    assert isinstance(single_outputs, torch.Tensor)  # one map for one output name, as necks and heads expect
+    assert torch.equal(single_outputs, full_outputs[-1])
 
 
 def test_backbone_levels_subset_drops_unused_stages() -> None:

@@ -40,7 +40,9 @@ def test_run_build_prints_graph_exports_and_saves(config_file: Path, tmp_path: P
     from torchbricks.cli._model_commands import run_build
 
     onnx_path, save_dir = tmp_path / "model.onnx", tmp_path / "saved"
-    arguments = argparse.Namespace(config=str(config_file), graph=True, export=str(onnx_path), save=str(save_dir))
+    arguments = argparse.Namespace(
+        config=str(config_file), graph=True, weights=None, export=str(onnx_path), outputs=None, save=str(save_dir)
+    )
     assert run_build(arguments) == 0
     printed = capsys.readouterr().out
     assert "Built" in printed
@@ -66,7 +68,7 @@ def test_run_build_reports_config_errors(tmp_path: Path) -> None:
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(minimal(tasks={"shape": {"task": "image_classification", "num_clases": 3}})))
     with pytest.raises(ConfigError, match=r"tasks\.shape\.num_clases"):
-        run_build(argparse.Namespace(config=str(path), graph=False, export=None, save=None))
+        run_build(argparse.Namespace(config=str(path), graph=False, weights=None, export=None, outputs=None, save=None))
 
 
 def test_cli_has_the_build_command(config_file: Path, tmp_path: Path, capsys) -> None:

@@ -665,17 +665,18 @@ def test_mutating_a_nested_sub_collection_is_seen_by_the_parent() -> None:
     assert outputs["head0/extra"].item() == pytest.approx(8.0)
 
 
-def test_nested_mutation_creating_a_duplicate_is_caught_by_the_parents_next_forward() -> None:
+def test_nested_mutation_creating_a_duplicate_is_caught_at_once_and_rolled_back() -> None:
     collection = BrickCollection(
         {"backbone": linear_brick(["x"], ["features"]), "head0": {"classify": linear_brick(["../features"], ["./y"])}}
     )
     collection({"x": torch.tensor(1.0)})
-    # The sub-collection cannot see its parent's bricks, so this only fails once the parent revalidates.
-    collection["head0"]["rogue"] = linear_brick(["x"], ["features"])
+    # The sub-collection checks the change against the whole model it is nested in.
     with pytest.raises(DuplicateOutputError) as info:
-        collection({"x": torch.tensor(1.0)})
+        collection["head0"]["rogue"] = linear_brick(["x"], ["features"])
     assert quoted("backbone") in str(info.value)
     assert quoted("head0/rogue") in str(info.value)
+    assert list(collection["head0"].keys()) == ["classify"]
+    assert collection({"x": torch.tensor(1.0)})["head0/y"] is not None
 
 
 def test_attribute_assignment_of_a_brick_behaves_like_setitem() -> None:

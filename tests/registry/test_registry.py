@@ -140,15 +140,6 @@ def test_listing_imports_no_brick_module_and_no_torch(full: packs.Environment, t
     assert warm == {"heavy": [], "fixtures": plugins}
 
 
-def test_importing_torchbricks_imports_neither_torch_nor_torchvision_nor_timm() -> None:
-    code = (
-        "import sys, torchbricks, torchbricks.registry, torchbricks.cli;"
-        "print(sorted(m for m in ('torch', 'torchvision', 'timm', 'torchmetrics') if m in sys.modules))"
-    )
-    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert completed.stdout.strip() == "[]"
-
-
 # --- names ----------------------------------------------------------------------------------------
 
 

@@ -107,7 +107,12 @@ def _parse_yaml(text: str, path: Path) -> Any:
     try:
         return yaml.load(text, Loader=PlainDataLoader)
     except yaml.YAMLError as error:
-        raise ConfigError(f"Config file '{path}' is not valid YAML of plain data: {error}") from error
+        where = getattr(error, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        reason = getattr(error, "problem", None) or str(error)
+        raise ConfigError(
+            f"Config file '{path}' is not valid YAML of plain data{line}: {' '.join(str(reason).split())}"
+        ) from error
     except RecursionError as error:
         raise ConfigError(f"Config file '{path}' nests too deeply (at most {MAX_DEPTH} levels)") from error
 
