@@ -68,6 +68,14 @@ class BrickOutputError(TorchBricksError, ValueError):
     """A brick's module returned a different number of values than the brick has output names."""
 
 
+class BatchSizeError(TorchBricksError, ValueError):
+    """A per-image brick cannot tell the batch size: no input unpacks per image, or inputs disagree."""
+
+
+class PerImageUnpackError(BatchSizeError, TypeError):
+    """A per-image brick has no unpack function for an input's type (also a ``TypeError``)."""
+
+
 class ExportError(TorchBricksError, ValueError):
     """A collection cannot be exported as asked (a brick that cannot be traced, non-tensor data)."""
 
@@ -84,6 +92,10 @@ class MissingWeightsError(WeightsError, FileNotFoundError):
     """A brick has state but its weight file is missing (an error only with ``strict=True``)."""
 
 
+class NotAWeightsFolderError(MissingWeightsError, NotADirectoryError):
+    """``load_bricks`` was given a file, not a folder of weight files (also a ``NotADirectoryError``)."""
+
+
 class UnexpectedWeightsError(WeightsError, ValueError):
     """A weight file matches no brick of the collection (an error only with ``strict=True``)."""
 
@@ -98,6 +110,10 @@ class CorruptWeightsError(WeightsError, ValueError):
 
 class BrickWeightsWarning(UserWarning):
     """A weight file is missing or unexpected; the collection loaded everything else."""
+
+
+class LegacyWeightsWarning(UserWarning):
+    """Weights were read from the original torchbricks' ``.pt`` files (tensors only); save them again as safetensors."""
 
 
 class PossibleTypoWarning(UserWarning):

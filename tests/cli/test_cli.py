@@ -30,11 +30,12 @@ def test_list_prints_every_brick_with_pack_version_and_summary(full: packs.Envir
     completed = full.cli("list")
     assert completed.returncode == 0, completed.stderr
     rows = _rows(completed.stdout)
-    assert rows[0] == ["name", "kind", "pack", "version", "summary"]
-    assert ["shared_head", "heads", "tbfixture-clash-a", "1.0.0", "Shared head of pack a."] in rows
-    assert ["shared_head", "heads", "tbfixture-clash-b", "2.0.0", "Shared head of pack b."] in rows
-    assert ["plugin_net_8", "backbones", "tbfixture-plugin", "0.4.0", "Plugin net of width 8."] in rows
-    assert ["fancy_head", "heads", "tbfixture-optional", "0.3.0", "A head that needs the fancy extra."] in rows
+    assert rows[0] == ["name", "kind", "pack", "version", "summary", "note"]
+    clash = "clash: use pack:name"
+    assert ["shared_head", "heads", "tbfixture-clash-a", "1.0.0", "Shared head of pack a.", clash] in rows
+    assert ["shared_head", "heads", "tbfixture-clash-b", "2.0.0", "Shared head of pack b.", clash] in rows
+    assert ["plugin_net_8", "backbones", "tbfixture-plugin", "0.4.0", "Plugin net of width 8.", ""] in rows
+    assert ["fancy_head", "heads", "tbfixture-optional", "0.3.0", "A head that needs the fancy extra.", ""] in rows
     names = [row[0] for row in rows[1:]]
     assert "example_label_overlay" in names
     # A broken pack is reported on stderr; it does not hide anything or change the exit code.
@@ -84,6 +85,8 @@ def test_list_json_has_the_entry_fields(full: packs.Environment) -> None:
         "signature": "(num_classes: int = 2) -> object",
         "interface": None,
         "extras": ["fancy"],
+        "shadowed_by": None,
+        "clashes_with": [],
     }
     assert by_name["tbfixture-plugin:plugin_net_32"]["interface"] == {
         "names": ["c5"],
@@ -180,12 +183,12 @@ def test_plugins_shows_every_pack_with_status_and_errors(full: packs.Environment
     completed = full.cli("plugins")
     assert completed.returncode == 0, completed.stderr
     rows = {row[0]: row for row in _rows(completed.stdout)[1:]}
-    assert _rows(completed.stdout)[0] == ["pack", "version", "bricks", "hooks", "status", "error"]
+    assert _rows(completed.stdout)[0] == ["pack", "version", "bricks", "hooks", "status", "problems"]
     assert rows["tbfixture-plugin"][1:5] == [
         "0.4.0",
         "backbones: 4, heads: 1, losses: 1, metrics: 1",
         "torchbricks_register_bricks",
-        "ok",
+        "unchecked",
     ]
     assert rows["torchbricks-example"][2] == "heads: 1, losses: 1, necks: 1, visualizers: 1"
     assert rows["tbfixture-broken"][4] == "error"
@@ -195,7 +198,7 @@ def test_plugins_shows_every_pack_with_status_and_errors(full: packs.Environment
 
 def test_plugins_json_and_check(full: packs.Environment) -> None:
     statuses = {pack["name"]: pack for pack in json.loads(full.cli("plugins", "--json").stdout)}
-    assert statuses["tbfixture-optional"]["status"] == "ok"
+    assert statuses["tbfixture-optional"]["status"] == "unchecked"  # listed from metadata, not imported yet
     assert statuses["tbfixture-broken"]["plugins"] == ["broken_plugin", "nohook_plugin"]
     assert not any("fails to import on purpose" in error for error in statuses["tbfixture-broken"]["errors"])
     # --check imports every brick: the entry point that raises ImportError is found and recorded.
@@ -216,15 +219,17 @@ def test_strict_mode_exits_1_on_a_broken_pack(full: packs.Environment) -> None:
     plugins = full.cli("plugins", "--strict")
     assert plugins.returncode == 1
     assert "tbfixture-broken" in plugins.stdout  # the table is still printed
-    assert "failed to load (strict mode): tbfixture-broken, tbfixture-duplicate" in plugins.stderr
+    assert "(strict mode): 2 pack(s) failed to load: tbfixture-broken, tbfixture-duplicate" in plugins.stderr
+    assert "2 pack(s) share bare names: tbfixture-clash-a, tbfixture-clash-b" in plugins.stderr
     listing = full.cli("list", "--strict")
     assert listing.returncode == 1
     assert "failed to load (strict mode)" in listing.stderr
     from_environment = full.cli("list", "heads", TORCHBRICKS_STRICT_PLUGINS="1")
     assert from_environment.returncode == 1
     assert full.cli("plugins", TORCHBRICKS_STRICT_PLUGINS="true").returncode == 1
-    # With --pack, strict mode judges the packs shown.
-    assert full.cli("plugins", "--pack", "tbfixture-clash-a", "--strict").returncode == 0
+    # With --pack, strict mode judges the packs shown: a pack sharing a bare name with another is a clash.
+    assert full.cli("plugins", "--pack", "tbfixture-clash-a", "--strict").returncode == 1
+    assert full.cli("plugins", "--pack", "tbfixture-optional", "--strict").returncode == 0
     assert full.cli("plugins", "--pack", "tbfixture-broken", "--strict").returncode == 1
 
 

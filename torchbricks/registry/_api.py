@@ -36,7 +36,6 @@ from torchbricks.errors import (
     UnknownBrickError,
 )
 from torchbricks.features import FeatureSpec
-from torchbricks.registry import _check
 from torchbricks.registry import _source_inspection as source_inspection
 from torchbricks.registry._discovery import Discovery, discover, in_plugin_code
 from torchbricks.registry._entries import LOCAL_PACK, BrickEntry, PackStatus
@@ -114,11 +113,7 @@ class _Registries:
     def ready(self, strict: bool | None) -> dict[str, _Index]:
         discovery = self.discovery
         if discovery is None:
-            if in_plugin_code():
-                raise RegistryError(
-                    "The brick registry cannot be used while installed packs are being discovered "
-                    "(from a plugin's module or hook); look bricks up when your bricks are built instead"
-                )
+            _refuse_in_plugin_code()
             with self.discovering:
                 if self.discovery is None:
                     found = discover()
@@ -148,6 +143,15 @@ class _Registries:
 _REGISTRIES = _Registries()
 
 
+def _refuse_in_plugin_code() -> None:
+    """Plugin code runs while packs are discovered: it would wait for the discovery it is part of."""
+    if in_plugin_code():
+        raise RegistryError(
+            "The brick registry cannot be used while installed packs are being discovered "
+            "(from a plugin's module or hook); look bricks up when your bricks are built instead"
+        )
+
+
 def strict_mode(strict: bool | None = None) -> bool:
     """``strict`` when given, else whether ``TORCHBRICKS_STRICT_PLUGINS`` is set to a true value (``1``, ``true``).
 
@@ -165,6 +169,7 @@ def reload(use_cache: bool = True) -> None:
 
     ``use_cache=False`` ignores the plugin cache and rebuilds it (``torchbricks list --refresh``).
     """
+    _refuse_in_plugin_code()
     importlib.invalidate_caches()
     source_inspection.clear_caches()
     with _REGISTRIES.discovering:
@@ -317,6 +322,8 @@ def check(pack: str | None = None, *, timeout: float | None = None) -> list[Pack
     checked. Bricks that need a missing optional dependency are not failures. Checked packs without
     errors get the status ``ok`` (``unchecked`` before). Returns :func:`packs` (not strict).
     """
+    from torchbricks.registry import _check  # subprocesses: only when checking
+
     pack_key = canonical_pack_name(pack) if pack else None
     selected = [
         status

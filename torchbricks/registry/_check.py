@@ -101,8 +101,6 @@ def _check_in_subprocess(pack: str, timeout: float | None) -> PackCheck:
         _kill(process, posix)
         process.wait()
         raise
-    if posix and not timed_out:
-        _kill(process, posix)  # children the pack left behind (the check process itself has ended)
     messages = _decode(stdout)
     done = next((data for kind, data in reversed(messages) if kind == "done"), None)
     if done is not None:

@@ -163,35 +163,41 @@ def _discover_entry_points(found: Discovery, selected: _Selection) -> None:
             status = found.pack(distribution)
             status.entry_points += 1
             try:
-                check_brick_name(entry_point.name, pack)
+                entry = _static_entry(found, status, kind, entry_point, pack, version)
             except RegistryError as error:
                 status.errors.append(str(error))
                 continue
-            # The value may carry extras ("module:attr [extra]"); the target is the clean "module:attr".
-            target = f"{entry_point.module}:{entry_point.attr}" if entry_point.attr else entry_point.module
-            problem = module_problem(entry_point.module)
-            if problem is not None:  # still listed: create() raises PluginLoadError with the details
-                status.errors.append(f"{kind} '{entry_point.name}' ({target}): {problem}")
-                found.broken_targets.add(target)
-            summary, signature, interface = describe_target(target)
-            extras = tuple(entry_point.extras)
-            found.entries.append(
-                BrickEntry(
-                    kind=kind,
-                    name=entry_point.name,
-                    pack=pack,
-                    version=version,
-                    target=target,
-                    source="entry-point",
-                    summary=summary,
-                    signature=signature,
-                    interface=interface,
-                    extras=extras,
-                    loader=functools.partial(
-                        load_target, target, pack, f"{kind} '{pack}:{entry_point.name}' ({target})", extras
-                    ),
-                )
-            )
+            except Exception as error:  # e.g. a value that is not "module:attr" (an edited entry_points.txt)
+                status.errors.append(f"{kind} '{entry_point.name}' ({entry_point.value!r}): {failure_text(error)}")
+                continue
+            found.entries.append(entry)
+
+
+def _static_entry(
+    found: Discovery, status: PackStatus, kind: str, entry_point: EntryPoint, pack: str, version: str
+) -> BrickEntry:
+    check_brick_name(entry_point.name, pack)
+    # The value may carry extras ("module:attr [extra]"); the target is the clean "module:attr".
+    target = f"{entry_point.module}:{entry_point.attr}" if entry_point.attr else entry_point.module
+    extras = tuple(entry_point.extras)
+    problem = module_problem(entry_point.module)
+    if problem is not None:  # still listed: create() raises PluginLoadError with the details
+        status.errors.append(f"{kind} '{entry_point.name}' ({target}): {problem}")
+        found.broken_targets.add(target)
+    summary, signature, interface = describe_target(target)
+    return BrickEntry(
+        kind=kind,
+        name=entry_point.name,
+        pack=pack,
+        version=version,
+        target=target,
+        source="entry-point",
+        summary=summary,
+        signature=signature,
+        interface=interface,
+        extras=extras,
+        loader=functools.partial(load_target, target, pack, f"{kind} '{pack}:{entry_point.name}' ({target})", extras),
+    )
 
 
 _Result = TypeVar("_Result")

@@ -28,10 +28,13 @@ _DECLARE_FEATURES = "declare_features"
 def describe_target(target: str) -> tuple[str, str, FeatureSpec | None]:
     """``(summary, signature, feature spec)`` of ``"module:attr"``; empty values where unknown."""
     module_name, _, attribute = target.partition(":")
-    node = _definitions(module_name).get(attribute)
-    if node is None:
+    try:
+        node = _definitions(module_name).get(attribute)
+        if node is None:
+            return "", "", None
+        return _summary(node), _signature(node), _feature_spec(node)
+    except Exception:  # a pathological source (too deeply nested to unparse): nothing known without importing
         return "", "", None
-    return _summary(node), _signature(node), _feature_spec(node)
 
 
 def module_problem(module_name: str) -> str | None:
@@ -62,6 +65,10 @@ def clear_caches() -> None:
     _definitions.cache_clear()
 
 
+class PluginImportError(ImportError):
+    """A parent package raised something other than an ``Exception`` (``SystemExit``) while being found."""
+
+
 _Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
@@ -90,6 +97,10 @@ def _find_spec(module_name: str) -> tuple[ModuleSpec | None, Exception | None]:
         return importlib.util.find_spec(module_name), None
     except Exception as error:
         return None, error
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # a parent package that calls sys.exit on import
+        return None, PluginImportError(f"{type(error).__name__}: {error}")
 
 
 def _find_spec_on_path(module_name: str) -> ModuleSpec | None:
@@ -121,7 +132,7 @@ def _parsed_module(module_name: str) -> ast.Module | None:
         return None
     try:
         return ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError):
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):  # ValueError: not UTF-8, null bytes
         return None
 
 
@@ -184,7 +195,12 @@ def _feature_spec(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -
             continue
         try:
             values = {keyword.arg: ast.literal_eval(keyword.value) for keyword in decorator.keywords}
-            return FeatureSpec(tuple(values["names"]), tuple(values["channels"]), tuple(values["strides"]))
-        except (ValueError, KeyError, TypeError, SyntaxError):
+            names, channels, strides = (tuple(values[key]) for key in ("names", "channels", "strides"))
+            if not all(isinstance(name, str) for name in names) or not all(
+                isinstance(number, int) and not isinstance(number, bool) for number in (*channels, *strides)
+            ):
+                return None
+            return FeatureSpec(names, channels, strides)
+        except (ValueError, KeyError, TypeError, SyntaxError, RecursionError, MemoryError):
             return None
     return None
