@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import types
@@ -32,19 +33,37 @@ MISSING = "missing required argument"
 _SIMPLE_TYPES: dict[Any, tuple[type, ...]] = {int: (int,), float: (int, float), str: (str,), bool: (bool,)}
 
 
-def parameter_names(factory: Callable[..., Any]) -> tuple[list[str], list[str], bool] | None:
+def cached_per_factory(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Memoise a function of a factory (factories are registered once and live as long as the process).
+
+    Unhashable callables are computed each time.
+    """
+    cached = functools.lru_cache(maxsize=4096)(function)
+
+    def lookup(factory: Any) -> Any:
+        try:
+            return cached(factory)
+        except TypeError:  # unhashable
+            return function(factory)
+
+    lookup.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return lookup
+
+
+@cached_per_factory
+def parameter_names(factory: Callable[..., Any]) -> tuple[tuple[str, ...], tuple[str, ...], bool] | None:
     """``(accepted keyword names, required names, takes **kwargs)`` of a factory; ``None`` without a signature."""
     try:
         parameters = inspect.signature(factory).parameters.values()
     except (TypeError, ValueError):
         return None
     keyword_kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    accepted = [parameter.name for parameter in parameters if parameter.kind in keyword_kinds]
-    required = [
+    accepted = tuple(parameter.name for parameter in parameters if parameter.kind in keyword_kinds)
+    required = tuple(
         parameter.name
         for parameter in parameters
         if parameter.kind in keyword_kinds and parameter.default is inspect.Parameter.empty
-    ]
+    )
     takes_any = any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters)
     return accepted, required, takes_any
 
@@ -117,11 +136,7 @@ def json_defaults(factory: Callable[..., Any], exclude: Iterable[str] = ()) -> d
 
 def type_problem(factory: Callable[..., Any], key: str, value: Any) -> str | None:
     """A message when ``value`` clearly does not fit the parameter's annotation (simple types only)."""
-    try:
-        hints = typing.get_type_hints(getattr(factory, "__init__", factory) if isinstance(factory, type) else factory)
-    except Exception:  # unresolvable annotations: accept
-        return None
-    annotation = hints.get(key)
+    annotation = _type_hints(factory).get(key)
     if annotation is None:
         return None
     union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
@@ -141,6 +156,14 @@ def type_problem(factory: Callable[..., Any], key: str, value: Any) -> str | Non
     if allowed and not isinstance(value, tuple(allowed)):
         return f"expected {_describe(options)}, got {type(value).__name__} {value!r}"
     return None
+
+
+@cached_per_factory
+def _type_hints(factory: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(getattr(factory, "__init__", factory) if isinstance(factory, type) else factory)
+    except Exception:  # unresolvable annotations: accept anything
+        return {}
 
 
 def _json_safe(value: Any) -> bool:
