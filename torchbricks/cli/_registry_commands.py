@@ -10,7 +10,7 @@ from typing import Any
 from torchbricks import registry
 from torchbricks.cli._output import print_json, print_table, text
 from torchbricks.errors import RegistryError, UnknownBrickError
-from torchbricks.features import FeatureSpec
+from torchbricks.features import FeatureSpec, feature_kind_of, max_stride_of
 from torchbricks.suggestions import did_you_mean
 
 EXIT_OK = 0
@@ -139,6 +139,8 @@ def run_info(arguments: argparse.Namespace) -> int:
         if isinstance(interface, dict):
             interface = FeatureSpec.from_dict(interface)
         details["interface"] = interface.to_dict() if isinstance(interface, FeatureSpec) else None
+        if entry.kind == "tasks":  # what the assembler gives the task: global or dense features, up to a stride
+            details["interface"] = {"feature_kind": feature_kind_of(factory), "max_stride": max_stride_of(factory)}
     if arguments.json:
         print_json(details)
     else:

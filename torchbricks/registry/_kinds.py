@@ -12,7 +12,9 @@ from __future__ import annotations
 from torchbricks.errors import UnknownKindError
 from torchbricks.suggestions import did_you_mean
 
-KINDS: tuple[str, ...] = ("backbones", "necks", "heads", "losses", "metrics", "visualizers", "preprocessors", "tasks")
+KINDS: tuple[str, ...] = (
+    "backbones", "necks", "heads", "losses", "metrics", "visualizers", "preprocessors", "tasks", "datasets",
+)
 """Every registry kind, in display order."""
 
 PLUGIN_GROUP = "torchbricks"

@@ -281,6 +281,8 @@ def signature_text(factory: Any) -> str:
             for parameter in signature.parameters.values()
         ]
         returns = signature.return_annotation
+        if isinstance(factory, type):  # the signature of __init__: the factory returns an instance, not None
+            returns = factory.__name__
         return str(
             signature.replace(
                 parameters=parameters, return_annotation=_SourceText(returns) if isinstance(returns, str) else returns

@@ -147,8 +147,7 @@ def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> s
         init = next((item for item in node.body if isinstance(item, ast.FunctionDef) and item.name == "__init__"), None)
         if init is None:
             return ""
-        returns = f" -> {ast.unparse(init.returns)}" if init.returns is not None else ""
-        return f"{_arguments_text(init.args, drop_first=True)}{returns}"
+        return f"{_arguments_text(init.args, drop_first=True)} -> {node.name}"  # a class factory returns an instance
     returns = f" -> {ast.unparse(node.returns)}" if node.returns is not None else ""
     return f"{_arguments_text(node.args)}{returns}"
 
