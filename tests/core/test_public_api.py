@@ -226,3 +226,36 @@ def test_the_cli_uses_only_the_public_faces_of_the_registry_and_the_core() -> No
                 private = [part for part in node.module.split(".") if part.startswith("_")]
                 inside_cli = node.module.startswith("torchbricks.cli.")
                 assert not private or inside_cli, f"{path.name} imports {node.module}"
+
+
+def _python_blocks(path: Path) -> list[str]:
+    import re
+
+    return re.findall(r"```python\n(.*?)```", path.read_text(encoding="utf-8"), re.S)
+
+
+DOCUMENTED_PAGES = [
+    Path(__file__).resolve().parents[2] / "README.md",
+    *sorted((Path(__file__).resolve().parents[2] / "docs").glob("**/*.md")),
+]
+
+
+@pytest.mark.parametrize("page", DOCUMENTED_PAGES, ids=lambda path: path.name)
+def test_the_readme_and_docs_import_only_public_names(page: Path) -> None:
+    """Examples use ``torchbricks``, ``torchbricks.registry`` and ``bag_of_bricks`` (the migration guide: old paths)."""
+    if page.name.startswith("migrating"):
+        pytest.skip("the migration guide shows the original package's import paths on purpose")
+    offenders = []
+    for block in _python_blocks(page):
+        try:
+            tree = ast.parse(block)
+        except SyntaxError:  # a fragment (e.g. a signature) is not code to import from
+            continue
+        for node in ast.walk(tree):
+            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            for module in modules:
+                if module.startswith("torchbricks") and module not in ("torchbricks", "torchbricks.registry"):
+                    offenders.append(module)
+    assert offenders == []
