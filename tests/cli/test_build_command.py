@@ -77,3 +77,50 @@ def test_cli_has_the_build_command(config_file: Path, tmp_path: Path, capsys) ->
     assert main(["build", str(config_file), "--save", str(tmp_path / "saved")]) == 0
     assert "Built" in capsys.readouterr().out
     assert (tmp_path / "saved" / CONFIG_FILE).exists()
+
+
+def test_build_loads_trained_weights_and_exports_only_the_chosen_outputs(config_file: Path, tmp_path: Path) -> None:
+    import onnx
+    import torch
+
+    from torchbricks import build_model, save_model
+    from torchbricks.cli import main
+
+    trained = build_model(config_file)
+    with torch.no_grad():
+        for parameter in trained.parameters():
+            parameter.fill_(0.01)
+    save_model(trained, tmp_path / "trained")
+    onnx_path = tmp_path / "chosen.onnx"
+    arguments = ["build", str(config_file), "--weights", str(tmp_path / "trained"), "--export", str(onnx_path)]
+    arguments += ["--outputs", "kind/logits", "--save", str(tmp_path / "rebuilt")]
+    assert main(arguments) == 0
+    assert [output.name for output in onnx.load(str(onnx_path)).graph.output] == ["kind/logits"]
+    rebuilt = load_model(tmp_path / "rebuilt")
+    assert all(torch.all(parameter == 0.01) for parameter in rebuilt.parameters())
+
+
+def test_build_names_an_unknown_output_and_says_what_the_onnx_input_is(
+    config_file: Path, tmp_path: Path, capsys
+) -> None:
+    from torchbricks.cli import main
+
+    assert main(["build", str(config_file), "--export", str(tmp_path / "a.onnx"), "--outputs", "kind/logitz"]) == 1
+    assert "Did you mean 'kind/logits'?" in capsys.readouterr().err
+    assert main(["build", str(config_file), "--export", str(tmp_path / "b.onnx")]) == 0
+    printed = capsys.readouterr().out
+    assert "input 'images': float32 images [batch, channels, height, width] with values in [0, 1]" in printed
+
+
+def test_exported_onnx_files_get_the_permissions_the_umask_gives(config_file: Path, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from torchbricks.cli import main
+
+    previous = os.umask(0o027)
+    try:
+        assert main(["build", str(config_file), "--export", str(tmp_path / "model.onnx")]) == 0
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "model.onnx").stat().st_mode) == 0o640
