@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -31,9 +32,12 @@ from torchbricks.features import FeatureSpec, declare_features
 
 __all__ = [
     "ALL_LEVELS",
+    "SUPPORTED_BACKBONES",
+    "SUPPORTED_RESNET_BACKBONES",
     "BackboneResnet",
     "MultiScaleBackbone",
     "convnext_tiny",
+    "create_backbone",
     "efficientnet_b0",
     "mobilenet_v3_large",
     "mobilenet_v3_small",
@@ -207,7 +211,17 @@ def _with_weights(backbone: MultiScaleBackbone, weights: str | Path | None) -> M
 
 
 class BackboneResnet(nn.Module):
-    """A torchvision ResNet without its pooling and classifier: images → final feature map (the seed API)."""
+    """A torchvision ResNet without its pooling and classifier: images → final feature map (the seed API).
+
+    Weight files of the original torchbricks' ``BackboneResnet`` (parameters under ``resnet.``) load
+    into it: ``legacy_state_dict_prefixes`` maps their names (see :mod:`torchbricks.weights`).
+    """
+
+    legacy_state_dict_prefixes: ClassVar[dict[str, str]] = {
+        "resnet.conv1.": "stem.0.",
+        "resnet.bn1.": "stem.1.",
+        **{f"resnet.layer{index}.": f"layer{index}." for index in range(1, 5)},
+    }
 
     def __init__(self, resnet: nn.Module) -> None:
         super().__init__()
@@ -237,3 +251,53 @@ def resnet_to_brick(resnet: nn.Module, input_name: str, output_name: str) -> Bri
         (512, torch.Size([1, 512, 2, 2]))
     """
     return BrickTrainable(BackboneResnet(resnet), input_names=[input_name], output_names=[output_name])
+
+
+SUPPORTED_RESNET_BACKBONES = [
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+    "resnext101_64x4d",
+    "wide_resnet50_2",
+    "wide_resnet101_2",
+]
+"""The torchvision ResNets :func:`create_backbone` builds (the seed API)."""
+
+SUPPORTED_BACKBONES = SUPPORTED_RESNET_BACKBONES
+
+
+def create_backbone(name: str, pretrained: bool = False, small: bool = False) -> BackboneResnet:
+    """A torchvision ResNet named ``name`` as a :class:`BackboneResnet`, with random weights (the seed API).
+
+    ``small=True`` suits small images: a 3x3 stride-1 first convolution and no max pooling. Nothing is
+    downloaded, so ``pretrained=True`` is refused: load a local state dict into the result instead.
+
+    Example:
+        >>> import torch
+        >>> backbone = create_backbone("resnet18", pretrained=False)
+        >>> backbone.n_backbone_features, tuple(backbone(torch.rand(1, 3, 64, 64)).shape)
+        (512, (1, 512, 2, 2))
+    """
+    if name not in SUPPORTED_BACKBONES:
+        from torchbricks.suggestions import did_you_mean
+
+        raise ValueError(
+            f"Backbone '{name}' is not supported.{did_you_mean(name, SUPPORTED_BACKBONES)} "
+            f"Supported: {SUPPORTED_BACKBONES}"
+        )
+    if pretrained:
+        raise ValueError(
+            f"create_backbone('{name}', pretrained=True) would download weights, which torchbricks never does; "
+            f"create it with pretrained=False and load a local state dict (backbone.load_state_dict(...))"
+        )
+    import torchvision
+
+    resnet = getattr(torchvision.models, name)(weights=None)
+    if small:
+        resnet.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        resnet.maxpool = nn.Identity()
+    return BackboneResnet(resnet)

@@ -1,4 +1,4 @@
-"""torchmetrics metrics for point and box detection.
+"""torchmetrics metrics: F1 for point and box detection, and ``ConcatenatePredictionAndTarget``.
 
 A prediction matches a target of the same class within ``max_distance`` pixels (points) or IoU
 ``>= iou_threshold`` (boxes); matching is greedy by score, one target per prediction. Padding rows
@@ -16,10 +16,13 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torchmetrics import Metric
+from torchmetrics.utilities.data import dim_zero_cat
 
-__all__ = ["BoxDetectionF1", "PointDetectionF1"]
+__all__ = ["BoxDetectionF1", "ConcatenatePredictionAndTarget", "PointDetectionF1"]
 
 
 class _MatchingF1(Metric):
@@ -90,3 +93,45 @@ class BoxDetectionF1(_MatchingF1):
         if len(targets) == 0:
             return torch.zeros(0, dtype=torch.bool)
         return box_iou(prediction[None, :4], targets[:, :4])[0] >= self.iou_threshold
+
+
+class ConcatenatePredictionAndTarget(Metric):
+    """Collects every batch's predictions and targets; ``compute`` returns both concatenated along the batch.
+
+    For metrics computed elsewhere from all predictions (curves, per-sample analysis). Keyword arguments
+    go to ``torchmetrics.Metric`` (e.g. ``compute_on_cpu=True``).
+
+    Example:
+        >>> metric = ConcatenatePredictionAndTarget()
+        >>> metric.update(torch.tensor([0, 1]), torch.tensor([0, 0]))
+        >>> metric.update(torch.tensor([2]), torch.tensor([2]))
+        >>> metric.compute()
+        (tensor([0, 1, 2]), tensor([0, 0, 2]))
+    """
+
+    full_state_update = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_state("predictions", default=[], dist_reduce_fx="cat")
+        self.add_state("targets", default=[], dist_reduce_fx="cat")
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        """Keep one batch; ``preds`` and ``target`` must have the same batch size."""
+        if preds.shape[:1] != target.shape[:1]:
+            raise ValueError(
+                f"ConcatenatePredictionAndTarget got predictions of batch size {preds.shape[:1]} and targets of "
+                f"batch size {target.shape[:1]}; they must match"
+            )
+        self.predictions.append(preds.detach())
+        self.targets.append(target.detach())
+
+    def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """All predictions and all targets so far, each concatenated (empty tensors before any update)."""
+        return _concatenated(self.predictions), _concatenated(self.targets)
+
+
+def _concatenated(state: list[torch.Tensor] | torch.Tensor) -> torch.Tensor:
+    if isinstance(state, torch.Tensor):  # already concatenated (after a distributed sync)
+        return state
+    return dim_zero_cat(state) if state else torch.empty(0)

@@ -34,7 +34,7 @@ _PUBLIC_BY_MODULE: dict[str, tuple[str, ...]] = {
         "BrickTrainable",
     ),
     "torchbricks.collection": ("BrickCollection",),
-    "torchbricks.groups": ("LOSS", "METRIC", "MODEL", "VISUALIZATION", "Stage"),
+    "torchbricks.groups": ("LOSS", "METRIC", "METRIC_EXTRA", "MODEL", "VISUALIZATION", "Stage"),
     "torchbricks.names": ("ALL_INPUTS",),
     "torchbricks.features": ("FeatureSpec", "declare_features", "task_kind"),
     "torchbricks.visualization": ("BrickPerImageVisualization",),
@@ -50,9 +50,12 @@ _PUBLIC_BY_MODULE: dict[str, tuple[str, ...]] = {
         "save_model",
     ),
     "torchbricks.errors": ("TorchBricksError",),
+    "torchbricks.training": ("LightningBrickCollection", "train"),
 }
 _LAZY_ATTRIBUTES = {name: module for module, names in _PUBLIC_BY_MODULE.items() for name in names}
-_SUBMODULES = frozenset({"errors", "registry", "assembly", "features", "visualization", "export", "graph", "weights"})
+_SUBMODULES = frozenset(
+    {"errors", "registry", "assembly", "features", "visualization", "export", "graph", "weights", "training"}
+)
 
 
 def __getattr__(name: str) -> Any:

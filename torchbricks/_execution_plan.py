@@ -22,7 +22,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,7 @@ from torchbricks.errors import (
     UnknownOutputError,
 )
 from torchbricks.groups import STANDARD_GROUPS
-from torchbricks.names import PATH_SEPARATOR, join_path, resolve_name, resolved_inputs
+from torchbricks.names import ALL_INPUTS, PATH_SEPARATOR, join_path, resolve_name, resolved_inputs
 from torchbricks.suggestions import close_matches, did_you_mean
 
 _TYPO_CHECK_LIMIT = 2_000_000  # skip the typo heuristic when (external inputs x outputs) is larger
@@ -46,7 +46,11 @@ _TYPO_CUTOFF = 0.85
 
 @dataclass(frozen=True)
 class BrickNode:
-    """One brick of a collection with its path and resolved data names."""
+    """One brick of a collection with its path and resolved data names.
+
+    ``inputs`` are the data names read (its dependencies); ``arguments``, when set, are the names passed
+    to the brick in order, ``"__all__"`` included where it stands among other names.
+    """
 
     path: str
     collection_path: tuple[str, ...]
@@ -57,14 +61,27 @@ class BrickNode:
     outputs: tuple[str, ...]
     groups: frozenset[str]
     order: int
+    arguments: tuple[str, ...] | None = None
 
 
 def brick_node(brick: BrickInterface, collection_path: tuple[str, ...], key: str, order: int) -> BrickNode:
     """Resolve a brick's names against the collection path where it is stored under ``key``."""
     path = join_path(collection_path, key)
-    inputs, keywords, reads_all = resolved_inputs(brick.input_names, collection_path, path)
+    arguments, keywords, reads_all = resolved_inputs(brick.input_names, collection_path, path)
+    inputs = tuple(name for name in arguments if name != ALL_INPUTS) if reads_all else arguments
     outputs = tuple(resolve_name(name, collection_path, path) for name in brick.output_names)
-    return BrickNode(path, collection_path, brick, inputs, keywords, reads_all, outputs, frozenset(brick.groups), order)
+    return BrickNode(
+        path,
+        collection_path,
+        brick,
+        inputs,
+        keywords,
+        reads_all,
+        outputs,
+        frozenset(brick.groups),
+        order,
+        arguments if inputs != arguments else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -110,7 +127,7 @@ class BrickGraph:
         self.external_inputs: tuple[str, ...] = _external_inputs(self.nodes, self.producers)
         self.groups_used: frozenset[str] = frozenset().union(*(node.groups for node in self.nodes))
         self.loss_names: tuple[str, ...] = tuple(name for node in self.nodes for name in _resolved_loss_names(node))
-        self.metric_keys: tuple[tuple[BrickNode, dict[str, str]], ...] = _metric_keys(nodes)
+        self.metric_nodes: tuple[BrickNode, ...] = tuple(node for node in nodes if node.brick.metric_names())
         self._plans: dict[frozenset[str] | None, ExecutionPlan] = {}
         _warn_possible_typos(self.nodes, self.external_inputs, self.producers)
 
@@ -137,7 +154,7 @@ class BrickGraph:
         steps = tuple(
             make_step(
                 node.brick.make_runner(),
-                node.inputs,
+                node.inputs if node.arguments is None else node.arguments,
                 node.keywords,
                 node.outputs,
                 reads_all=node.reads_all,
@@ -265,22 +282,26 @@ def _resolved_loss_names(node: BrickNode) -> tuple[str, ...]:
     return tuple(resolved for raw, resolved in zip(node.brick.output_names, node.outputs, strict=True) if raw in losses)
 
 
-def _metric_keys(nodes: list[BrickNode]) -> tuple[tuple[BrickNode, dict[str, str]], ...]:
-    """Summary keys per metric brick: ``<collection path>/<metric>``, or ``<brick path>/<metric>`` on a clash."""
-    proposed: list[tuple[BrickNode, str, str]] = []
-    for node in nodes:
-        prefix = PATH_SEPARATOR.join(node.collection_path)
-        for metric_name in node.brick.metric_names():
-            key = f"{prefix}{PATH_SEPARATOR}{metric_name}" if prefix else metric_name
-            proposed.append((node, metric_name, key))
+def summary_keys(metrics: list[tuple[BrickNode, str]]) -> list[str]:
+    """The ``summarize`` key of each ``(metric brick, metric name)``: ``<collection path>/<metric>`` (the bare
+    metric name at the top level); where two would clash, ``<brick path>/<metric>``.
+
+    A metric's key depends only on where its brick sits, so adding a task never renames another task's
+    metrics, and keys never repeat, so no metric overwrites another.
+    """
+    candidates = [PATH_SEPARATOR.join((*node.collection_path, metric_name)) for node, metric_name in metrics]
+    candidate_counts = _counts(candidates)
+    return [
+        candidate if candidate_counts[candidate] == 1 else f"{node.path}{PATH_SEPARATOR}{metric_name}"
+        for (node, metric_name), candidate in zip(metrics, candidates, strict=True)
+    ]
+
+
+def _counts(keys: Iterable[str]) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for _, _, key in proposed:
+    for key in keys:
         counts[key] = counts.get(key, 0) + 1
-    keys: dict[int, tuple[BrickNode, dict[str, str]]] = {}
-    for node, metric_name, key in proposed:
-        final = key if counts[key] == 1 else f"{node.path}{PATH_SEPARATOR}{metric_name}"
-        keys.setdefault(id(node), (node, {}))[1][metric_name] = final
-    return tuple(keys.values())
+    return counts
 
 
 def _check_groups(groups: frozenset[str], groups_used: frozenset[str]) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from torchbricks.errors import BrickOutputError
+from torchbricks.names import ALL_INPUTS
 
 Step = Callable[[dict[str, Any]], None]
 Data = dict[str, Any]
@@ -40,7 +41,8 @@ def make_step(
         inputs: resolved data names to read, in order.
         keywords: parameter names when inputs are passed by keyword (``input_names`` given as a dict).
         outputs: resolved data names to write.
-        reads_all: pass the whole dict of named data (``"__all__"``) instead of ``inputs``.
+        reads_all: ``"__all__"`` is among the inputs: with no other ``inputs`` the whole dict of named
+            data is the only argument; otherwise the argument at the place of ``"__all__"`` in ``inputs``.
         brick_path: used in error messages.
     """
     if reads_all or keywords is not None or len(inputs) > 2:
@@ -117,6 +119,8 @@ def _general_step(
     brick_path: str,
 ) -> Step:
     """Any brick: ``__all__``, keyword inputs, three or more inputs; any number of outputs."""
+    if reads_all and inputs:
+        return _step_with_all_inputs_among_others(runner, inputs, keywords, outputs, brick_path)
     pairs = tuple(zip(keywords, inputs, strict=True)) if keywords is not None else ()
     count = len(outputs)
 
@@ -127,6 +131,35 @@ def _general_step(
             result = runner(**{keyword: data[name] for keyword, name in pairs})
         else:
             result = runner(*[data[name] for name in inputs])
+        if count == 1:
+            data[outputs[0]] = result
+        elif count > 1:
+            if not isinstance(result, (tuple, list)) or len(result) != count:
+                raise wrong_output_count_error(brick_path, outputs, result)
+            for name, value in zip(outputs, result, strict=False):  # length checked above
+                data[name] = value
+
+    return step
+
+
+def _step_with_all_inputs_among_others(
+    runner: Callable[..., Any],
+    inputs: tuple[str, ...],
+    keywords: tuple[str, ...] | None,
+    outputs: tuple[str, ...],
+    brick_path: str,
+) -> Step:
+    """``"__all__"`` among other input names: that argument receives a dict of every named data item."""
+    count = len(outputs)
+
+    def arguments(data: Data) -> list[Any]:
+        return [dict(data) if name == ALL_INPUTS else data[name] for name in inputs]
+
+    def step(data: Data) -> None:
+        if keywords is None:
+            result = runner(*arguments(data))
+        else:
+            result = runner(**dict(zip(keywords, arguments(data), strict=True)))
         if count == 1:
             data[outputs[0]] = result
         elif count > 1:

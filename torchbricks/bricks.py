@@ -20,6 +20,7 @@ from torch import nn
 
 from torchbricks._steps import make_step
 from torchbricks._structure import structure_changed
+from torchbricks.brick_tags import Tag as Tag  # the torchbricks 0.4 import path of the group names
 from torchbricks.errors import BrickDefinitionError
 from torchbricks.groups import LOSS, METRIC, MODEL, brick_groups
 from torchbricks.names import (
@@ -64,12 +65,13 @@ class BrickInterface(nn.Module):
         group: str | Iterable[str] | None = None,
         *,
         groups: Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
         loss_output_names: Iterable[str] | str = (),
     ) -> None:
         super().__init__()
         self.input_names = input_names
         self.output_names = output_names
-        self.groups = brick_groups(group, groups, self.default_group)
+        self.groups = brick_groups(group, groups, self.default_group, tags)
         self._all_outputs_are_losses = loss_output_names == "all"
         self.loss_output_names = loss_output_names
 
@@ -101,6 +103,15 @@ class BrickInterface(nn.Module):
     def make_runner(self) -> Callable[..., Any]:
         """Return the callable the collection calls with this brick's inputs; it returns the outputs."""
         raise NotImplementedError(f"{type(self).__name__} must implement make_runner()")
+
+    @property
+    def tags(self) -> set[str]:
+        """The brick's groups under their torchbricks 0.4.2 name."""
+        return self.groups
+
+    @tags.setter
+    def tags(self, value: str | Iterable[str]) -> None:
+        self.groups = value
 
     @property
     def model_name(self) -> str:
@@ -149,11 +160,12 @@ class BrickModule(BrickInterface):
     Args:
         model: the module; called with the inputs (positionally for a list of ``input_names``, by
             keyword for a dict ``{parameter: data_name}``), returning one value per output name.
-        input_names: data names to read; ``["__all__"]`` passes the dict of all named data.
+        input_names: data names to read; ``"__all__"`` passes the dict of all named data (alone, or as
+            the argument at its place among other names).
         output_names: data names to write, one per returned value.
-        group: group name or names (default ``MODEL``); ``groups`` is an alias.
-        loss_output_names: output names that are losses (``"all"`` for every output); returned by
-            ``BrickCollection.extract_losses``.
+        group: group name or names (default ``MODEL``); ``groups`` and ``tags`` (0.4.2) are aliases.
+        loss_output_names: output names that are losses (``"all"`` for every output, ``"none"`` for
+            none); returned by ``BrickCollection.extract_losses``.
         calculate_gradients: when False the model runs under ``torch.no_grad()``.
         trainable: when False the model's parameters are frozen (``requires_grad=False``) and the
             model stays in eval mode, so batch-norm statistics do not drift either.
@@ -167,11 +179,14 @@ class BrickModule(BrickInterface):
         group: str | Iterable[str] | None = None,
         *,
         groups: Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
         loss_output_names: Iterable[str] | str = (),
         calculate_gradients: bool = True,
         trainable: bool = True,
     ) -> None:
-        super().__init__(input_names, output_names, group, groups=groups, loss_output_names=loss_output_names)
+        super().__init__(
+            input_names, output_names, group, groups=groups, tags=tags, loss_output_names=loss_output_names
+        )
         self.trainable = bool(trainable)
         self.model = model
         self.calculate_gradients = bool(calculate_gradients)
@@ -215,6 +230,7 @@ class BrickTrainable(BrickModule):
         group: str | Iterable[str] | None = None,
         *,
         groups: Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
         loss_output_names: Iterable[str] | str = (),
         calculate_gradients: bool = True,
     ) -> None:
@@ -224,6 +240,7 @@ class BrickTrainable(BrickModule):
             output_names,
             group,
             groups=groups,
+            tags=tags,
             loss_output_names=loss_output_names,
             calculate_gradients=calculate_gradients,
             trainable=True,
@@ -250,6 +267,7 @@ class BrickNotTrainable(BrickModule):
         group: str | Iterable[str] | None = None,
         *,
         groups: Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
         calculate_gradients: bool = True,
     ) -> None:
         super().__init__(
@@ -258,6 +276,7 @@ class BrickNotTrainable(BrickModule):
             output_names,
             group,
             groups=groups,
+            tags=tags,
             calculate_gradients=calculate_gradients,
             trainable=False,
         )
@@ -284,9 +303,12 @@ class BrickLoss(BrickModule):
         group: str | Iterable[str] | None = None,
         *,
         groups: Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
         loss_output_names: Iterable[str] | str = "all",
     ) -> None:
-        super().__init__(model, input_names, output_names, group, groups=groups, loss_output_names=loss_output_names)
+        super().__init__(
+            model, input_names, output_names, group, groups=groups, tags=tags, loss_output_names=loss_output_names
+        )
 
 
 class BrickMetrics(BrickInterface):
@@ -323,6 +345,7 @@ class BrickMetrics(BrickInterface):
         group: str | Iterable[str] | None = None,
         *,
         groups: Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
         return_metrics: bool = False,
     ) -> None:
         metrics = _as_metric_collection(metric_collection, type(self).__name__)
@@ -334,7 +357,7 @@ class BrickMetrics(BrickInterface):
             )
         if return_metrics and output_names is None:
             output_names = [f"./{name}" for name in names]
-        super().__init__(input_names, output_names if return_metrics else None, group, groups=groups)
+        super().__init__(input_names, output_names if return_metrics else None, group, groups=groups, tags=tags)
         if return_metrics and len(self.output_names) != len(names):
             raise BrickDefinitionError(
                 f"{type(self).__name__} has {len(names)} metrics {list(names)} but {len(self.output_names)} "
@@ -396,11 +419,14 @@ class BrickMetricSingle(BrickMetrics):
         group: str | Iterable[str] | None = None,
         *,
         groups: Iterable[str] | None = None,
+        tags: str | Iterable[str] | None = None,
         return_metrics: bool = False,
         metric_name: str | None = None,
     ) -> None:
         name = metric_name or type(metric).__name__
-        super().__init__({name: metric}, input_names, output_names, group, groups=groups, return_metrics=return_metrics)
+        super().__init__(
+            {name: metric}, input_names, output_names, group, groups=groups, tags=tags, return_metrics=return_metrics
+        )
 
 
 def run_without_gradients(model: Callable[..., Any]) -> Callable[..., Any]:

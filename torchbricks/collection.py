@@ -23,11 +23,11 @@ from typing import Any
 
 from torch import nn
 
-from torchbricks._execution_plan import BrickGraph, BrickNode, ExecutionPlan, brick_node
+from torchbricks._execution_plan import BrickGraph, BrickNode, ExecutionPlan, brick_node, summary_keys
 from torchbricks._structure import STRUCTURE, structure_changed
 from torchbricks.bricks import BrickInterface
 from torchbricks.errors import CollectionBuildError, NamedInputsError
-from torchbricks.groups import GroupsLike, Stage, resolve_groups
+from torchbricks.groups import GroupsLike, Stage, groups_or_tags, resolve_groups
 from torchbricks.names import PATH_SEPARATOR
 
 MAX_NESTING = 64
@@ -62,14 +62,23 @@ class BrickCollection(nn.ModuleDict):
     # -- running -------------------------------------------------------------------------------------
 
     def forward(
-        self, named_inputs: Mapping[str, Any], groups: GroupsLike = None, outputs: Sequence[str] | None = None
+        self,
+        named_inputs: Mapping[str, Any],
+        groups: GroupsLike = None,
+        outputs: Sequence[str] | None = None,
+        *,
+        return_inputs: bool = True,
+        tags: GroupsLike = None,
     ) -> dict[str, Any]:
         """Run the bricks of ``groups`` (default: all) and return all named data, inputs included.
 
         ``groups`` may be a set of group names, one group name, a :class:`Stage` or a stage name
-        (``"train"``, ``"inference"``, ...). ``outputs`` returns only those names: intermediates then
-        need not be kept, which lets ``torch.compile`` reuse their memory.
+        (``"train"``, ``"inference"``, ...); ``tags`` is its torchbricks 0.4.2 name. ``outputs`` returns
+        only those names: intermediates then need not be kept, which lets ``torch.compile`` reuse their
+        memory. ``return_inputs=False`` leaves out the named inputs that no brick wrote.
         """
+        if tags is not None:
+            groups = groups_or_tags(groups, tags)
         graph = self._graph
         if graph is None or self._graph_version != STRUCTURE.value:
             graph = self._refresh_graph()
@@ -86,7 +95,9 @@ class BrickCollection(nn.ModuleDict):
         for step in plan.steps:
             step(data)
         if outputs is None:
-            return data
+            if return_inputs:
+                return data
+            return {name: value for name, value in data.items() if name not in named_inputs or name in plan.produced}
         for name in outputs:
             if name not in data:
                 raise plan.unknown_output_error(name, data)
@@ -97,20 +108,23 @@ class BrickCollection(nn.ModuleDict):
         return {name: named_outputs[name] for name in self.graph.loss_names if name in named_outputs}
 
     def summarize(self, reset: bool = False) -> dict[str, Any]:
-        """Computed metrics of every metric brick, keyed by metric name (nested: ``head0/<metric>``).
+        """Computed metrics of every metric brick, keyed by metric name.
 
-        When two metric bricks would produce the same key, both are keyed by their brick path
-        instead (``head0/accuracy/MulticlassAccuracy``), so no result is ever overwritten.
+        Only when two metrics share a name are they qualified, by their collection path
+        (``head0/MulticlassAccuracy``) or, where that still clashes, by their brick path
+        (``head0/accuracy/MulticlassAccuracy``), so no result is ever overwritten.
         """
-        summary: dict[str, Any] = {}
-        for node, keys in self.graph.metric_keys:
-            for metric_name, value in node.brick.summarize(reset=reset).items():
-                summary[keys.get(metric_name) or _metric_key(node, metric_name)] = value
-        return summary
+        computed = [
+            (node, metric_name, value)
+            for node in self.graph.metric_nodes
+            for metric_name, value in node.brick.summarize(reset=reset).items()
+        ]
+        keys = summary_keys([(node, metric_name) for node, metric_name, _ in computed])
+        return {key: value for key, (_, _, value) in zip(keys, computed, strict=True)}
 
     def reset_metrics(self) -> None:
         """Reset the accumulated state of every metric brick."""
-        for node, _ in self.graph.metric_keys:
+        for node in self.graph.metric_nodes:
             node.brick.reset_metrics()
 
     # -- inspecting ------------------------------------------------------------------------------------
@@ -166,8 +180,12 @@ class BrickCollection(nn.ModuleDict):
         """The bricks as a nested dict (the form the collection was built from)."""
         return {key: value.to_dict() if isinstance(value, BrickCollection) else value for key, value in self.items()}
 
-    def sub_collection(self, groups: GroupsLike) -> BrickCollection:
-        """A new collection with only the bricks of ``groups`` (sharing the same brick objects)."""
+    def sub_collection(self, groups: GroupsLike = None, *, tags: GroupsLike = None) -> BrickCollection:
+        """A new collection with only the bricks of ``groups`` (default: every brick), sharing the brick objects.
+
+        ``tags`` is the torchbricks 0.4.2 name of ``groups``.
+        """
+        groups = groups_or_tags(groups, tags)
         selected = resolve_groups(groups)
         if selected is not None:
             self._plan(groups)  # validates the group names
@@ -321,11 +339,6 @@ def _groups_key(groups: GroupsLike) -> frozenset[str] | None:
     if isinstance(groups, frozenset):
         return groups
     return resolve_groups(groups)
-
-
-def _metric_key(node: BrickNode, metric_name: str) -> str:
-    prefix = PATH_SEPARATOR.join(node.collection_path)
-    return f"{prefix}{PATH_SEPARATOR}{metric_name}" if prefix else metric_name
 
 
 def _filter_tree(tree: Mapping[str, Any], groups: frozenset[str] | None) -> dict[str, Any]:

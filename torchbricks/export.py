@@ -81,11 +81,16 @@ def export_bricks_as_onnx(
     groups: GroupsLike = Stage.EXPORT,
     output_names: Sequence[str] | None = None,
     opset_version: int | None = None,
+    *,
+    tags: GroupsLike = None,
 ) -> Path:
     """Export the bricks of ``groups`` to an ONNX file whose inputs and outputs carry the data names.
 
-    The file is written atomically (a temporary file, then a rename). Returns the path written.
+    ``tags`` is the torchbricks 0.4.2 name of ``groups``. The file is written atomically (a temporary
+    file, then a rename). Returns the path written.
     """
+    if tags is not None:
+        groups = tags
     wrapper, example, dynamic_shapes = _prepare(
         brick_collection, named_inputs, groups, dynamic_batch_size, output_names
     )

@@ -24,7 +24,11 @@ InputNames = list[str] | dict[str, str]
 """A brick's ``input_names``: a list (positional arguments) or a dict ``{parameter: data name}``."""
 
 ALL_INPUTS = "__all__"
-"""Put ``"__all__"`` in ``input_names`` to pass a brick every named data item as one dict."""
+"""Put ``"__all__"`` in ``input_names`` to pass a brick every named data item as one dict.
+
+Alone (``["__all__"]``) the dict is the only argument; among other names (``["raw", "__all__"]``,
+``{"tensor": "./logits", "named_data": "__all__"}``) it is the argument at its place.
+"""
 
 PATH_SEPARATOR = "/"
 
@@ -68,14 +72,23 @@ def join_path(collection_path: tuple[str, ...], key: str) -> str:
 def resolved_inputs(
     input_names: InputNames, collection_path: tuple[str, ...], brick_path: str
 ) -> tuple[tuple[str, ...], tuple[str, ...] | None, bool]:
-    """Input names resolved against ``collection_path``: (names, keywords or None, reads_all)."""
+    """Input names resolved against ``collection_path``: (names, keywords or None, reads_all).
+
+    ``["__all__"]`` alone gives no names and ``reads_all``; ``"__all__"`` among other names stays in
+    ``names`` at its place (that argument receives the dict of all named data) and sets ``reads_all``.
+
+    Example:
+        >>> resolved_inputs({"tensor": "./logits", "named_data": "__all__"}, ("head",), "head/loss")
+        (('head/logits', '__all__'), ('tensor', 'named_data'), True)
+    """
     if isinstance(input_names, dict):
         keywords = tuple(input_names)
         names = tuple(resolve_name(name, collection_path, brick_path) for name in input_names.values())
-        return names, keywords, False
+        return names, keywords, ALL_INPUTS in names
     if input_names == [ALL_INPUTS]:
         return (), None, True
-    return tuple(resolve_name(name, collection_path, brick_path) for name in input_names), None, False
+    names = tuple(resolve_name(name, collection_path, brick_path) for name in input_names)
+    return names, None, ALL_INPUTS in names
 
 
 def checked_input_names(input_names: Any, brick_type: str) -> InputNames:
@@ -99,11 +112,6 @@ def checked_input_names(input_names: Any, brick_type: str) -> InputNames:
             f"{brick_type} input_names must be a list or dict of names, got {type(input_names).__name__}"
         )
     _check_names(names, "input_names", brick_type)
-    if ALL_INPUTS in names and checked != [ALL_INPUTS]:
-        raise BrickDefinitionError(
-            f"{brick_type} input_names={checked!r}: '{ALL_INPUTS}' passes every named data item as one dict "
-            f"and must be the only input name"
-        )
     return checked
 
 
@@ -134,8 +142,11 @@ def _check_names(names: list[Any], argument: str, brick_type: str) -> None:
 
 
 def checked_loss_output_names(loss_output_names: Iterable[str] | str, output_names: list[str]) -> list[str]:
+    """``"all"``: every output; ``"none"`` (the original's default): no output; else names among the outputs."""
     if loss_output_names == "all":
         return list(output_names)
+    if loss_output_names == "none":
+        return []
     names = [loss_output_names] if isinstance(loss_output_names, str) else list(loss_output_names)
     unknown = [name for name in names if name not in output_names]
     if unknown:

@@ -154,15 +154,18 @@ def metrics_head() -> dict[str, Any]:
     }
 
 
-def test_summarize_of_metrics_that_all_sit_in_one_nested_collection_uses_the_metric_names() -> None:
+def test_summarize_of_metrics_that_all_sit_in_one_nested_collection_keys_them_by_its_path() -> None:
+    """A deliberate difference (migration guide): keys carry the nested collection's path, so they stay stable."""
     model = BrickCollection({"head": metrics_head()})
     model({"predictions": torch.tensor([0, 1, 2, 2]), "targets": torch.tensor([0, 1, 2, 0])})
     summary = model.summarize(reset=True)
-    assert set(summary) == {"Accuracy", "MeanAccuracy"}
-    assert summary["Accuracy"].item() == pytest.approx(0.75)
+    assert set(summary) == {"head/Accuracy", "head/MeanAccuracy"}
+    assert summary["head/Accuracy"].item() == pytest.approx(0.75)
+    bare = {key.rsplit("/", 1)[-1]: value for key, value in model.summarize().items()}  # the guide's recipe
+    assert set(bare) == {"Accuracy", "MeanAccuracy"}
 
 
-def test_summarize_qualifies_only_the_metrics_whose_names_clash() -> None:
+def test_summarize_never_lets_one_task_overwrite_another() -> None:
     model = BrickCollection(
         {
             "head0": metrics_head(),
@@ -175,7 +178,12 @@ def test_summarize_qualifies_only_the_metrics_whose_names_clash() -> None:
         }
     )
     model({"predictions": torch.tensor([0, 1, 2]), "targets": torch.tensor([0, 1, 2])})
-    assert set(model.summarize()) == {"head0/Accuracy", "head1/Accuracy", "MeanAccuracy", "MulticlassAccuracy"}
+    assert set(model.summarize()) == {
+        "head0/Accuracy",
+        "head0/MeanAccuracy",
+        "head1/Accuracy",
+        "head1/MulticlassAccuracy",
+    }
 
 
 def test_loss_output_names_none_means_no_loss_output() -> None:
@@ -183,3 +191,19 @@ def test_loss_output_names_none_means_no_loss_output() -> None:
     model = BrickCollection({"halve": brick})
     assert brick.loss_output_names == []
     assert model.extract_losses(model({"x": torch.ones(1)})) == {}
+
+
+def test_the_original_arguments_compile_without_graph_breaks() -> None:
+    bricks = chain()
+    bricks["inspect"] = BrickModule(KeysAndSum(), input_names=["raw", "__all__"], output_names=["keys", "sum"])
+    model = BrickCollection(bricks)
+    named_inputs = {"raw": torch.ones(3)}
+
+    def run(raw: torch.Tensor) -> dict[str, Any]:
+        return model({"raw": raw}, tags=model_stage.INFERENCE, return_inputs=False)
+
+    compiled = torch.compile(run, backend="eager", fullgraph=True)
+    expected = run(named_inputs["raw"])
+    actual = compiled(named_inputs["raw"])
+    assert set(actual) == set(expected) == {"processed", "embeddings", "head0/predictions", "keys", "sum"}
+    assert torch.equal(actual["sum"], expected["sum"])

@@ -11,6 +11,7 @@ from torchbricks.cli._commands import load_command, pack_commands, pack_of
 from torchbricks.cli._model_commands import add_model_commands
 from torchbricks.cli._output import error
 from torchbricks.cli._registry_commands import add_registry_commands
+from torchbricks.cli._train_command import add_train_command
 from torchbricks.errors import TorchBricksError
 
 EXIT_OK = 0
@@ -18,7 +19,7 @@ EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-CORE_COMMANDS = frozenset({"list", "info", "packs", "plugins", "build"})
+CORE_COMMANDS = frozenset({"list", "info", "packs", "plugins", "build", "train"})
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -32,6 +33,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_registry_commands(commands)
     add_model_commands(commands)
+    add_train_command(commands)
     chosen = next((argument for argument in argv if not argument.startswith("-")), None)
     for name, entry_point in pack_commands(CORE_COMMANDS).items():
         if name != chosen:

@@ -1,0 +1,103 @@
+"""Training throughput: the Lightning path (LightningBrickCollection + Trainer) vs a hand-written loop.
+
+Same collection (the demo's model), same data (shapes, batch 32, same loader), same optimizer, same
+number of steps, in the same run; images per second after a few warm-up steps. Target: the
+Lightning path within 5% of the hand-written loop.
+
+Run: ``.venv/bin/python benchmarks/bench_training.py [--steps N] [--check]``
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+import warnings
+
+import torch
+from common import Target, argument_parser, console, print_table, report_targets
+
+WARMUP = 3
+
+
+def loader(count: int, batch_size: int) -> torch.utils.data.DataLoader:
+    from bag_of_bricks.datasets import shapes
+    from torchbricks.training import collate
+
+    data = shapes(count=count, seed=0, augment=True)
+    return torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True, collate_fn=collate)
+
+
+def hand_loop(model: torch.nn.Module, batches: list[dict], steps: int) -> float:
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model.train()
+    started = 0.0
+    for step in range(steps + WARMUP):
+        if step == WARMUP:
+            started = time.perf_counter()
+        outputs = model(batches[step % len(batches)], groups="train")
+        loss = sum(model.extract_losses(outputs).values())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - started
+
+
+def lightning_loop(model: torch.nn.Module, batches: list[dict], steps: int) -> float:
+    import pytorch_lightning as pl
+
+    from torchbricks.training import LightningBrickCollection
+
+    class Timer(pl.Callback):
+        started = 0.0
+
+        def on_train_batch_start(self, trainer, module, batch, index) -> None:
+            if trainer.global_step == WARMUP:
+                Timer.started = time.perf_counter()
+
+    module = LightningBrickCollection(model, optimizer={"name": "AdamW", "lr": 1e-3})
+    trainer = pl.Trainer(
+        max_steps=steps + WARMUP,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[Timer()],
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(module, [batches[index % len(batches)] for index in range(steps + WARMUP)])
+    return time.perf_counter() - Timer.started
+
+
+def main() -> int:
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=32)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    from bag_of_bricks.demo.run import DEMO_CONFIG
+    from torchbricks import build_model
+
+    torch.manual_seed(0)
+    batches = [batch for _, batch in zip(range(8), loader(8 * args.batch_size, args.batch_size), strict=False)]
+    initial = build_model(DEMO_CONFIG)
+    seconds = {}
+    for name, run in (
+        ("hand-written loop", hand_loop),
+        ("Lightning", lightning_loop),
+        ("hand-written loop (again)", hand_loop),
+    ):
+        seconds[name] = run(copy.deepcopy(initial), batches, args.steps)
+    hand = min(seconds["hand-written loop"], seconds["hand-written loop (again)"])
+    rows = [[name, f"{value:.1f}", f"{args.steps * args.batch_size / value:.1f}"] for name, value in seconds.items()]
+    print_table(f"{args.steps} steps of batch {args.batch_size}", ["loop", "seconds", "images/s"], rows)
+    ratio = (args.steps * args.batch_size / seconds["Lightning"]) / (args.steps * args.batch_size / hand)
+    console.print(f"Lightning throughput / hand-written loop throughput: {ratio:.3f}")
+    return report_targets(
+        [Target("Lightning within 5% of the hand loop", ratio >= 0.95, f"{ratio:.3f}", "≥ 0.95")], check=args.check
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Small train configs for the training tests (tiny images, a few steps)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+pytest.importorskip("pytorch_lightning")
+
+TINY_MODEL: dict[str, Any] = {
+    "backbone": {"name": "resnet18", "levels": [2, 3, 4]},
+    "neck": {"name": "upsampling", "out_channels": 16},
+    "tasks": {
+        "shapes": {
+            "task": "multilabel_classification",
+            "feature_kind": "dense",
+            "num_classes": 3,
+            "targets": "shape_present",
+        },
+        "segmentation": {"task": "semantic_segmentation", "num_classes": 4, "hidden": 16},
+        "centres": {"task": "point_detection", "num_classes": 3, "hidden": 16},
+    },
+    "input_shape": [3, 32, 32],
+}
+
+
+def tiny_config(**changes: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "model": copy.deepcopy(TINY_MODEL),
+        "data": {
+            "train": [{"name": "shapes", "count": 16, "image_size": 32, "augment": True}],
+            "validation": [{"name": "shapes", "count": 8, "seed": 1, "image_size": 32}],
+            "batch_size": 8,
+        },
+        "trainer": {"max_steps": 2, "accelerator": "cpu", "devices": 1, "num_sanity_val_steps": 0},
+        "optimizer": {"name": "AdamW", "lr": 1e-3},
+        "scheduler": {"name": "warmup_cosine"},
+        "visualizations": 2,
+    }
+    config.update(changes)
+    return config
+
+
+@pytest.fixture
+def config() -> dict[str, Any]:
+    return tiny_config()

@@ -1,0 +1,98 @@
+"""Train config: overrides, defaults and every problem reported with its path before anything runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.training.conftest import tiny_config
+from torchbricks.errors import ConfigError
+from torchbricks.training import apply_overrides, load_train_config
+
+
+def problems_of(config: dict[str, Any], overrides: tuple[str, ...] = ()) -> str:
+    with pytest.raises(ConfigError) as error:
+        load_train_config(config, overrides)
+    return str(error.value)
+
+
+def test_defaults_are_filled_in(config: dict[str, Any]) -> None:
+    resolved = load_train_config(config)
+    assert resolved["seed"] == 0
+    assert resolved["model"]["backbone"]["name"] == "torchbricks:resnet18"
+    assert resolved["data"]["num_workers"] == 0
+    assert resolved["checkpoint"] == {"monitor": None, "mode": "max"}
+
+
+def test_overrides_set_dotted_paths_and_list_items(config: dict[str, Any]) -> None:
+    changed = apply_overrides(
+        config, ["trainer.max_steps=7", "data.train[0].count=4", "optimizer.lr=0.5", "new.key=[1, 2]"]
+    )
+    assert changed["trainer"]["max_steps"] == 7
+    assert changed["data"]["train"][0]["count"] == 4
+    assert changed["optimizer"]["lr"] == 0.5
+    assert changed["new"] == {"key": [1, 2]}
+    assert config["trainer"]["max_steps"] == 2  # the input is not changed
+
+
+@pytest.mark.parametrize("override", ["novalue", "=3", "data.train[9].count=1", "data.batch_size.x=1"])
+def test_bad_overrides_are_reported(config: dict[str, Any], override: str) -> None:
+    with pytest.raises(ConfigError, match="--set"):
+        apply_overrides(config, [override])
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("modell={}", "modell: unknown key. Did you mean 'model'?"),
+        ("model.tasks.shapes.num_clases=3", "model.tasks.shapes.num_clases: unknown argument"),
+        ("model.backbone.name=resnet9000", "model.backbone.name:"),
+        ("data.train[0].name=shapez", "data.train[0].name:"),
+        ("data.train[0].cont=3", "data.train[0].cont: unknown argument"),
+        ("data.batch_size=0", "data.batch_size: must be a positive integer"),
+        ("data.num_workers=-1", "data.num_workers: must be an integer >= 0"),
+        ("data.shuffle=true", "data.shuffle: unknown key"),
+        ("data.train=[]", "data.train: missing"),
+        ("trainer.max_stepz=3", "trainer.max_stepz: unknown argument"),
+        ("trainer.logger=false", "trainer.logger: set by the train run"),
+        ("optimizer.name=Adamm", "optimizer.name: unknown optimizer 'Adamm'"),
+        ("optimizer.lrr=0.1", "optimizer.lrr: unknown argument"),
+        ("scheduler.name=nope", "scheduler.name: unknown scheduler"),
+        ("scheduler.warmup=0.1", "scheduler.warmup: unknown argument"),
+        ("seed=abc", "seed: must be an integer"),
+        ("checkpoint.mode=up", "checkpoint.mode: must be 'min' or 'max'"),
+        ("checkpoint.every=3", "checkpoint.every: unknown key"),
+        ("metrics_every_n_steps=0", "metrics_every_n_steps: must be a positive integer"),
+        ("train_groups=MODEL", "train_groups: must be a list"),
+        ("visualizations=-1", "visualizations: must be a number"),
+    ],
+)
+def test_every_config_problem_names_its_path(config: dict[str, Any], override: str, expected: str) -> None:
+    assert expected in problems_of(config, (override,))
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    message = problems_of(tiny_config(seed="x", optimizer={"name": "Nope"}), ("data.batch_size=0",))
+    assert message.startswith("3 problem(s) in the train config")
+
+
+def test_missing_model_and_data() -> None:
+    message = problems_of({})
+    assert "model: missing" in message
+    assert "data: missing" in message
+
+
+def test_the_train_command_reports_config_problems_in_one_line(tmp_path, capsys, config: dict[str, Any]) -> None:
+    import json
+
+    from torchbricks.cli import main
+
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps(config))
+    assert main(["train", str(path), "--output", str(tmp_path / "out"), "--set", "optimizer.name=Adamm"]) == 1
+    captured = capsys.readouterr()
+    assert "optimizer.name: unknown optimizer" in captured.err
+    assert not (tmp_path / "out").exists()  # nothing ran
+    assert main(["train", str(path), "--check"]) == 0
+    assert '"max_steps": 2' in capsys.readouterr().out

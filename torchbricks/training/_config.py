@@ -1,0 +1,273 @@
+"""The train config: ``model`` + ``data`` + ``trainer`` + ``optimizer`` (+ ``scheduler``), validated up front.
+
+::
+
+    model: {...}                        # a model config, as `torchbricks build` takes
+    data:
+      train: [{name: shapes, count: 8000}]          # datasets from the `datasets` registry
+      validation: [{name: shapes, count: 1000, seed: 1}]
+      batch_size: 32
+      num_workers: 0
+    trainer: {max_steps: 500}            # Lightning Trainer arguments
+    optimizer: {name: AdamW, lr: 0.002}  # a torch.optim class and its arguments
+    scheduler: {name: warmup_cosine, warmup_fraction: 0.1}   # or a torch.optim.lr_scheduler class
+    seed: 0
+    checkpoint: {monitor: val/segmentation/mean_iou, mode: max}   # optional: keep the best model
+    metrics_every_n_steps: 50           # optional: log training metrics this often (else every epoch)
+    train_groups: [MODEL, LOSS, METRIC] # optional: which groups run in training
+    visualizations: 8                   # validation images drawn into visualizations/
+
+Every problem is reported at once with its path (``data.train[0].root: missing``), before anything
+runs. ``--set key=value`` overrides (:func:`apply_overrides`) take dotted paths; values are parsed
+as YAML (``--set trainer.max_steps=10``, ``--set data.train[0].count=64``).
+
+Example:
+    >>> config = apply_overrides({"data": {"batch_size": 32}}, ["data.batch_size=8", "seed=3"])
+    >>> config["data"]["batch_size"], config["seed"]
+    (8, 3)
+    >>> problems = []
+    >>> check_sections({"modle": {}, "data": {"train": [], "batch_size": 0}}, problems)
+    >>> for problem in problems[:4]:
+    ...     print(problem.split(" Keys:")[0])
+    modle: unknown key. Did you mean 'model'?
+    model: missing (a model config: backbone, tasks, ...)
+    data.train: missing (a dataset, or a list of datasets: [{name: image_folder, root: ...}])
+    data.batch_size: must be a positive integer, got 0
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from torchbricks._arguments import argument_problems
+from torchbricks.assembly import load_config, resolve_config
+from torchbricks.assembly._parts import raise_problems, resolve_part
+from torchbricks.errors import ConfigError
+from torchbricks.suggestions import did_you_mean
+from torchbricks.training._optim import optimizer_class, scheduler_factory
+
+TRAIN_KEYS = (
+    "model",
+    "data",
+    "trainer",
+    "optimizer",
+    "scheduler",
+    "seed",
+    "checkpoint",
+    "metrics_every_n_steps",
+    "train_groups",
+    "visualizations",
+)
+DATA_KEYS = ("train", "validation", "batch_size", "num_workers", "validation_batch_size")
+CHECKPOINT_KEYS = ("monitor", "mode")
+DEFAULTS: dict[str, Any] = {
+    "data": {"validation": [], "batch_size": 32, "num_workers": 0},
+    "trainer": {},
+    "optimizer": {"name": "AdamW", "lr": 1e-3},
+    "scheduler": None,
+    "seed": 0,
+    "checkpoint": {"monitor": None, "mode": "max"},
+    "metrics_every_n_steps": None,
+    "train_groups": None,
+    "visualizations": 8,
+}
+MANAGED_TRAINER_ARGUMENTS = ("logger", "callbacks", "default_root_dir")
+"""Trainer arguments the train run sets itself."""
+
+
+def apply_overrides(config: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """``config`` with each ``dotted.path=value`` set (YAML values; ``a.b[0].c`` indexes lists)."""
+    result = copy.deepcopy(dict(config))
+    for override in overrides:
+        path, separator, text = override.partition("=")
+        if not separator or not path:
+            raise ConfigError(f"--set {override!r}: must be key=value (e.g. trainer.max_steps=100)")
+        keys: list[str | int] = []
+        for part in path.split("."):
+            match = re.fullmatch(r"([^\[\]]+)((?:\[\d+\])*)", part)
+            if match is None:
+                raise ConfigError(f"--set {override!r}: cannot read the key path '{path}'")
+            keys.append(match.group(1))
+            keys.extend(int(index) for index in re.findall(r"\[(\d+)\]", match.group(2)))
+        _set(result, keys, _parse_value(text), override)
+    return result
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        import yaml
+
+        return yaml.safe_load(text) if text else ""
+    except ImportError:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    except Exception:
+        return text
+
+
+def _set(config: dict[str, Any], keys: list[str | int], value: Any, override: str) -> None:
+    node: Any = config
+    for position, key in enumerate(keys[:-1]):
+        following = keys[position + 1]
+        if isinstance(key, int):
+            if not isinstance(node, list) or key >= len(node):
+                raise ConfigError(f"--set {override!r}: no item [{key}] there")
+            node = node[key]
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {override!r}: '{key}' is not inside a mapping")
+        if node.get(key) is None:
+            node[key] = [] if isinstance(following, int) else {}
+        node = node[key]
+    last = keys[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise ConfigError(f"--set {override!r}: no item [{last}] there")
+        node[last] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ConfigError(f"--set {override!r}: '{last}' is not inside a mapping")
+
+
+def load_train_config(source: Mapping[str, Any] | str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """Read (dict, JSON or YAML), apply overrides, validate, fill in defaults.
+
+    Raises :class:`ConfigError` listing every problem with its path.
+    """
+    config = apply_overrides(load_config(source), overrides)
+    problems: list[str] = []
+    check_sections(config, problems)
+    raise_problems(problems, "train config")
+    return resolved_train_config(config)
+
+
+def check_sections(config: Mapping[str, Any], problems: list[str]) -> None:
+    """Append every problem of a train config (with its path) to ``problems``."""
+    for key in config:
+        if key not in TRAIN_KEYS:
+            problems.append(f"{key}: unknown key.{did_you_mean(key, TRAIN_KEYS)} Keys: {', '.join(TRAIN_KEYS)}")
+    _check_model(config.get("model"), problems)
+    _check_data(config.get("data"), problems)
+    _check_trainer(config.get("trainer", {}), problems)
+    _check_named(config.get("optimizer", DEFAULTS["optimizer"]), "optimizer", optimizer_class, problems, ("params",))
+    scheduler = config.get("scheduler")
+    if scheduler is not None:
+        _check_named(scheduler, "scheduler", scheduler_factory, problems, ("optimizer", "total_steps"))
+    seed = config.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        problems.append(f"seed: must be an integer, got {seed!r}")
+    _check_checkpoint(config.get("checkpoint", {}), problems)
+    every = config.get("metrics_every_n_steps")
+    if every is not None and (not isinstance(every, int) or every <= 0):
+        problems.append(f"metrics_every_n_steps: must be a positive integer, got {every!r}")
+    groups = config.get("train_groups")
+    if groups is not None and not (isinstance(groups, list) and all(isinstance(group, str) for group in groups)):
+        problems.append(f"train_groups: must be a list of group names, got {groups!r}")
+    count = config.get("visualizations", 8)
+    if not isinstance(count, int) or count < 0:
+        problems.append(f"visualizations: must be a number of images (0 for none), got {count!r}")
+
+
+def _check_model(model: Any, problems: list[str]) -> None:
+    if not isinstance(model, Mapping):
+        problems.append("model: missing (a model config: backbone, tasks, ...)")
+        return
+    try:
+        resolve_config(model)
+    except ConfigError as error:
+        lines = str(error).splitlines()[1:] or [str(error)]
+        problems.extend(f"model.{line.strip()}" for line in lines)
+
+
+def _check_data(data: Any, problems: list[str]) -> None:
+    if not isinstance(data, Mapping):
+        problems.append("data: missing (train: [datasets], validation: [datasets], batch_size: ...)")
+        return
+    for key in data:
+        if key not in DATA_KEYS:
+            problems.append(f"data.{key}: unknown key.{did_you_mean(key, DATA_KEYS)} Keys: {', '.join(DATA_KEYS)}")
+    if not data.get("train"):
+        problems.append("data.train: missing (a dataset, or a list of datasets: [{name: image_folder, root: ...}])")
+    for split in ("train", "validation"):
+        for path, spec in dataset_specs(data.get(split), f"data.{split}"):
+            resolve_part("datasets", spec, path, problems)
+    for key in ("batch_size", "validation_batch_size"):
+        value = data.get(key, 1)
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            problems.append(f"data.{key}: must be a positive integer, got {value!r}")
+    workers = data.get("num_workers", 0)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
+        problems.append(f"data.num_workers: must be an integer >= 0, got {workers!r}")
+
+
+def dataset_specs(specs: Any, path: str) -> list[tuple[str, Any]]:
+    """``(path, spec)`` of each dataset of a split (a single spec counts as a list of one)."""
+    if specs is None:
+        return []
+    if isinstance(specs, list):
+        return [(f"{path}[{index}]", spec) for index, spec in enumerate(specs)]
+    return [(path, specs)]
+
+
+def _check_trainer(trainer: Any, problems: list[str]) -> None:
+    if not isinstance(trainer, Mapping):
+        problems.append(f"trainer: must be a mapping of Lightning Trainer arguments, got {trainer!r}")
+        return
+    for key in trainer:
+        if key in MANAGED_TRAINER_ARGUMENTS:
+            problems.append(f"trainer.{key}: set by the train run (use --output for where files go)")
+    from torchbricks.training._lightning import lightning
+
+    arguments = {key: value for key, value in trainer.items() if key not in MANAGED_TRAINER_ARGUMENTS}
+    for argument, problem in argument_problems(lightning().Trainer, arguments):
+        problems.append(f"trainer.{argument}: {problem}")
+
+
+def _check_named(section: Any, path: str, lookup: Any, problems: list[str], supplied: tuple[str, ...]) -> None:
+    if not isinstance(section, Mapping) or not isinstance(section.get("name"), str):
+        problems.append(f"{path}: must be a mapping with 'name', got {section!r}")
+        return
+    arguments = {key: value for key, value in section.items() if key != "name"}
+    factory = lookup(section["name"])
+    if factory is None:
+        what = "a torch.optim class" if path == "optimizer" else "warmup_cosine or a torch.optim.lr_scheduler class"
+        problems.append(f"{path}.name: unknown {path} {section['name']!r} (must be {what})")
+        return
+    for argument, problem in argument_problems(factory, arguments, supplied):
+        problems.append(f"{path}.{argument}: {problem}")
+
+
+def _check_checkpoint(checkpoint: Any, problems: list[str]) -> None:
+    if not isinstance(checkpoint, Mapping):
+        problems.append(f"checkpoint: must be a mapping (monitor, mode), got {checkpoint!r}")
+        return
+    for key in checkpoint:
+        if key not in CHECKPOINT_KEYS:
+            problems.append(f"checkpoint.{key}: unknown key.{did_you_mean(key, CHECKPOINT_KEYS)}")
+    if checkpoint.get("mode", "max") not in ("min", "max"):
+        problems.append(f"checkpoint.mode: must be 'min' or 'max', got {checkpoint.get('mode')!r}")
+    monitor = checkpoint.get("monitor")
+    if monitor is not None and not isinstance(monitor, str):
+        problems.append(f"checkpoint.monitor: must be a logged name (val/segmentation/mean_iou), got {monitor!r}")
+
+
+def resolved_train_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The config with every default filled in (the model config resolved, datasets as lists)."""
+    resolved = {key: copy.deepcopy(config.get(key, DEFAULTS.get(key))) for key in TRAIN_KEYS}
+    resolved["model"] = resolve_config(config["model"])
+    resolved["data"] = {**DEFAULTS["data"], **copy.deepcopy(dict(config["data"]))}
+    for split in ("train", "validation"):
+        resolved["data"][split] = [spec for _, spec in dataset_specs(resolved["data"].get(split), split)]
+        resolved["data"][split] = [
+            {"name": spec} if isinstance(spec, str) else spec for spec in resolved["data"][split]
+        ]
+    resolved["checkpoint"] = {**DEFAULTS["checkpoint"], **dict(resolved["checkpoint"] or {})}
+    return resolved

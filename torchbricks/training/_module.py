@@ -1,0 +1,190 @@
+"""``LightningBrickCollection``: any ``BrickCollection`` trained by Lightning's Trainer, never subclassed.
+
+Each stage runs the collection's groups for it (``Stage.TRAIN``/``VALIDATION``/``TEST``; ``predict``
+runs ``INFERENCE``). The loss is the sum of ``extract_losses``; every loss is logged
+(``train/segmentation/loss``), metrics are logged at the end of each epoch from ``summarize`` with
+the stage as prefix (``val/segmentation/mean_iou``; torchmetrics synchronises them across
+processes), and visualizations go to loggers that take images (TensorBoard).
+
+The seed's arguments still work: ``LightningBrickCollection(path_experiments=..., experiment_name=...,
+brick_collection=model, create_optimizers_func=partial(torch.optim.SGD, lr=0.05))``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from torchbricks.groups import Stage
+from torchbricks.training._lightning import lightning
+from torchbricks.training._optim import create_optimizer, create_scheduler
+
+_pl = lightning()
+
+STAGE_PREFIX = {Stage.TRAIN: "train", Stage.VALIDATION: "val", Stage.TEST: "test"}
+
+
+class LightningBrickCollection(_pl.LightningModule):
+    """A ``LightningModule`` around a brick collection.
+
+    Args:
+        brick_collection: the model (any ``BrickCollection``).
+        optimizer: ``{"name": "AdamW", "lr": 1e-3, ...}`` (a ``torch.optim`` class and its arguments).
+        scheduler: ``{"name": "warmup_cosine", "warmup_fraction": 0.1}`` or a ``torch.optim.lr_scheduler``
+            class and its arguments; stepped every step.
+        create_optimizers_func: instead of ``optimizer``: called with the parameters, returns what
+            Lightning's ``configure_optimizers`` may return (an optimizer, lists, a dict).
+        train_groups: the groups run in training (default ``Stage.TRAIN``: model, losses, metrics).
+        metrics_every_n_steps: also log (and reset) the training metrics every this many steps.
+        path_experiments, experiment_name: accepted for the seed's signature (the Trainer's
+            ``default_root_dir`` and loggers decide where logs go).
+    """
+
+    def __init__(
+        self,
+        brick_collection: torch.nn.Module,
+        optimizer: Mapping[str, Any] | None = None,
+        scheduler: Mapping[str, Any] | None = None,
+        create_optimizers_func: Callable[..., Any] | None = None,
+        train_groups: Any = Stage.TRAIN,
+        metrics_every_n_steps: int | None = None,
+        path_experiments: str | Path | None = None,
+        experiment_name: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.brick_collection = brick_collection
+        self.optimizer_config = dict(optimizer or {"name": "AdamW", "lr": 1e-3})
+        self.scheduler_config = dict(scheduler) if scheduler else None
+        self.create_optimizers_func = create_optimizers_func
+        self.train_groups = train_groups
+        self.metrics_every_n_steps = metrics_every_n_steps
+        self.path_experiments = path_experiments
+        self.experiment_name = experiment_name
+
+    def forward(self, named_inputs: dict[str, Any], groups: Any = Stage.INFERENCE) -> dict[str, Any]:
+        return self.brick_collection(named_inputs, groups=groups)
+
+    def _step(self, batch: dict[str, Any], stage: Stage, groups: Any) -> torch.Tensor:
+        named_outputs = self.brick_collection(batch, groups=groups)
+        losses = self.brick_collection.extract_losses(named_outputs)
+        prefix = STAGE_PREFIX[stage]
+        batch_size = _batch_size(batch)
+        training = stage is Stage.TRAIN
+        loss = sum(losses.values()) if losses else torch.zeros((), device=self.device, requires_grad=training)
+        logged = {name: value for name, value in named_outputs.items() if _is_loss_name(name, value)}
+        logged.update({name: value for name, value in losses.items() if _is_loss_name("loss", value)})
+        logged["loss"] = loss
+        for name, value in logged.items():
+            self.log(
+                f"{prefix}/{name}",
+                value.detach(),
+                batch_size=batch_size,
+                on_step=training,
+                on_epoch=not training,
+                prog_bar=training and name == "loss",
+                sync_dist=not training,
+            )
+        return loss
+
+    def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
+        loss = self._step(batch, Stage.TRAIN, self.train_groups)
+        if not math.isfinite(float(loss.detach())):
+            raise FloatingPointError(f"The training loss became {float(loss.detach())} at step {self.global_step}")
+        every = self.metrics_every_n_steps
+        if every and (self.global_step + 1) % every == 0:
+            self._log_metrics(Stage.TRAIN)
+        return loss
+
+    def validation_step(self, batch: dict[str, Any], batch_index: int) -> None:
+        self._step(batch, Stage.VALIDATION, Stage.VALIDATION)
+
+    def test_step(self, batch: dict[str, Any], batch_index: int) -> None:
+        self._step(batch, Stage.TEST, Stage.TEST)
+
+    def predict_step(self, batch: dict[str, Any], batch_index: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        return self.brick_collection(batch, groups=Stage.INFERENCE)
+
+    def on_train_epoch_start(self) -> None:
+        self.brick_collection.reset_metrics()
+
+    def on_train_epoch_end(self) -> None:
+        if not self.metrics_every_n_steps:
+            self._log_metrics(Stage.TRAIN)
+
+    def on_validation_epoch_start(self) -> None:
+        self.brick_collection.reset_metrics()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics(Stage.VALIDATION)
+
+    def on_test_epoch_start(self) -> None:
+        self.brick_collection.reset_metrics()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics(Stage.TEST)
+
+    def _log_metrics(self, stage: Stage) -> None:
+        """Log ``summarize`` (synchronised by torchmetrics) as ``<stage>/<task>/<metric>`` and reset."""
+        if self._trainer is None:
+            return
+        try:
+            summary = task_metrics(self.brick_collection, reset=True)
+        except (RuntimeError, ValueError):  # no metric saw data (e.g. no labelled sample yet)
+            self.brick_collection.reset_metrics()
+            return
+        prefix = STAGE_PREFIX[stage]
+        for name, value in flatten_metrics(summary).items():
+            self.log(f"{prefix}/{name}", value, rank_zero_only=False, sync_dist=False)
+
+    def configure_optimizers(self) -> Any:
+        parameters = [parameter for parameter in self.parameters() if parameter.requires_grad]
+        if self.create_optimizers_func is not None:
+            return self.create_optimizers_func(parameters)
+        optimizer = create_optimizer(self.optimizer_config, parameters)
+        if not self.scheduler_config:
+            return optimizer
+        total_steps = self.trainer.estimated_stepping_batches if self._trainer is not None else 1
+        scheduler = create_scheduler(self.scheduler_config, optimizer, int(total_steps))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def task_metrics(collection: Any, reset: bool = False) -> dict[str, Any]:
+    """Computed metrics keyed by task path and metric name (``segmentation/mean_iou``).
+
+    ``summarize`` leaves the path out where a metric name is unique; here it is always kept.
+    """
+    graph = getattr(collection, "graph", None)
+    if graph is None:
+        return dict(collection.summarize(reset=reset))
+    summary: dict[str, Any] = {}
+    for node in graph.metric_nodes:
+        for metric_name, value in node.brick.summarize(reset=reset).items():
+            summary["/".join((*node.collection_path, metric_name))] = value
+    return summary
+
+
+def _is_loss_name(name: str, value: Any) -> bool:
+    return (name == "loss" or name.endswith("/loss")) and isinstance(value, torch.Tensor) and value.ndim == 0
+
+
+def flatten_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
+    """Scalar metrics as floats; a dict-valued metric becomes ``name/key`` entries; non-scalars are left out."""
+    flat: dict[str, float] = {}
+    for name, value in summary.items():
+        if isinstance(value, Mapping):
+            for key, inner in flatten_metrics(value).items():
+                flat[f"{name}/{key}"] = inner
+        elif (isinstance(value, torch.Tensor) and value.numel() == 1) or isinstance(value, int | float):
+            flat[name] = float(value)
+    return flat
+
+
+def _batch_size(batch: Mapping[str, Any]) -> int:
+    for value in batch.values():
+        if isinstance(value, torch.Tensor) and value.ndim:
+            return int(value.shape[0])
+    return 1

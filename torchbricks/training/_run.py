@@ -1,0 +1,204 @@
+"""The train run: a train config → datasets → Lightning → ``model/``, ``metrics.json``, logs, visualizations.
+
+Output folder::
+
+    config.json          the resolved train config (every default filled in)
+    model/               the trained model (best if ``checkpoint.monitor`` is set, else last): load_model
+    checkpoints/         Lightning's checkpoints (last.ckpt resumes the run)
+    metrics.json         {"task": {"metric": value}} on the validation data
+    logs/                metrics.csv (and TensorBoard events when tensorboard is installed)
+    visualizations/      one PNG per task: validation images with the predictions drawn
+
+Only the process of global rank 0 writes files; under DDP the metrics are synchronised first.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from torchbricks.training._config import load_train_config
+from torchbricks.training._data import Collate, combine, labelled_name, partial_names, placeholders
+
+LAST_CHECKPOINT = "last.ckpt"
+
+
+def train(
+    config: Mapping[str, Any] | str | Path,
+    output: str | Path = "train_output",
+    overrides: Iterable[str] = (),
+    resume: bool = False,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Train as the config says and write the output folder; returns ``metrics.json``'s content.
+
+    ``resume`` continues from ``output/checkpoints/last.ckpt`` (same config, more steps allowed).
+    """
+    from torchbricks.training._lightning import lightning
+
+    settings = load_train_config(config, overrides)
+    pl = lightning()
+    output = Path(output)
+    pl.seed_everything(settings["seed"], workers=True, verbose=False)
+    train_sets = [_build_dataset(spec, f"data.train[{index}]") for index, spec in enumerate(settings["data"]["train"])]
+    validation_sets = [
+        _build_dataset(spec, f"data.validation[{index}]") for index, spec in enumerate(settings["data"]["validation"])
+    ]
+    settings["model"] = with_labelled_masks(settings["model"], partial_names([*train_sets, *validation_sets]))
+    from torchbricks.assembly import build_model
+
+    model = build_model(settings["model"])
+    train_loader = _loader(train_sets, settings, shuffle=True)
+    validation_loader = _loader(validation_sets, settings, shuffle=False) if validation_sets else None
+    module = _module(model, settings)
+    trainer = _trainer(pl, settings, output, progress, has_validation=validation_loader is not None)
+    if trainer.is_global_zero:
+        output.mkdir(parents=True, exist_ok=True)
+        (output / "config.json").write_text(json.dumps(settings, indent=2, default=str))
+    checkpoint = output / "checkpoints" / LAST_CHECKPOINT
+    if resume and not checkpoint.is_file():
+        from torchbricks.errors import ConfigError
+
+        raise ConfigError(f"Cannot resume: there is no checkpoint '{checkpoint}'")
+    started = time.perf_counter()
+    trainer.fit(module, train_loader, validation_loader, ckpt_path=str(checkpoint) if resume else None)
+    train_seconds = time.perf_counter() - started
+    best = trainer.checkpoint_callback.best_model_path if settings["checkpoint"]["monitor"] else ""
+    if best:
+        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+    metrics = evaluate(trainer, module, validation_loader) if validation_loader is not None else {}
+    report = {
+        **metrics,
+        "_run": {"steps": int(trainer.global_step), "train_seconds": round(train_seconds, 1), "seed": settings["seed"]},
+    }
+    if trainer.is_global_zero:
+        from torchbricks.assembly import save_model
+
+        save_model(model, output / "model", exist_ok=True)
+        (output / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True))
+        if validation_sets and settings["visualizations"]:
+            write_visualizations(model, validation_sets, output / "visualizations", settings["visualizations"])
+    return report
+
+
+def with_labelled_masks(model_config: dict[str, Any], partial: Iterable[str]) -> dict[str, Any]:
+    """Give each task whose targets only some datasets have a ``labelled`` input (``<targets>_labelled``)."""
+    partial = set(partial)
+    tasks = {}
+    for name, task in model_config["tasks"].items():
+        task = dict(task)
+        if task.get("targets") in partial and task.get("labelled") is None:
+            task["labelled"] = labelled_name(task["targets"])
+        tasks[name] = task
+    return {**model_config, "tasks": tasks}
+
+
+def _build_dataset(spec: Any, path: str) -> Any:
+    from torchbricks.assembly._parts import require_part
+
+    return require_part("datasets", spec, path).build()
+
+
+def _loader(datasets: list[Any], settings: Mapping[str, Any], shuffle: bool) -> torch.utils.data.DataLoader:
+    data = settings["data"]
+    batch_size = data["batch_size"] if shuffle else data.get("validation_batch_size", data["batch_size"])
+    workers = data["num_workers"]
+    return torch.utils.data.DataLoader(
+        combine(datasets),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        drop_last=shuffle,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        collate_fn=Collate(placeholders(datasets)),
+        generator=torch.Generator().manual_seed(settings["seed"]) if shuffle else None,
+    )
+
+
+def _module(model: torch.nn.Module, settings: Mapping[str, Any]) -> Any:
+    from torchbricks.groups import Stage
+    from torchbricks.training._module import LightningBrickCollection
+
+    groups = settings["train_groups"]
+    return LightningBrickCollection(
+        model,
+        optimizer=settings["optimizer"],
+        scheduler=settings["scheduler"],
+        train_groups=Stage.TRAIN if groups is None else set(groups),
+        metrics_every_n_steps=settings["metrics_every_n_steps"],
+    )
+
+
+def _trainer(pl: Any, settings: Mapping[str, Any], output: Path, progress: bool | None, has_validation: bool) -> Any:
+    checkpoint = settings["checkpoint"]
+    callbacks = [
+        pl.callbacks.ModelCheckpoint(
+            dirpath=output / "checkpoints",
+            save_last=True,
+            monitor=checkpoint["monitor"],
+            mode=checkpoint["mode"],
+            save_top_k=1,
+        )
+    ]
+    loggers = [pl.loggers.CSVLogger(output, name="logs", version="")]
+    try:
+        import tensorboard  # noqa: F401
+
+        loggers.append(pl.loggers.TensorBoardLogger(output, name="logs", version=""))
+    except ImportError:
+        pass
+    arguments: dict[str, Any] = {"enable_model_summary": False, "log_every_n_steps": 10}
+    if progress is not None:
+        arguments["enable_progress_bar"] = progress
+    if not has_validation:
+        arguments["limit_val_batches"] = 0
+    arguments.update(settings["trainer"])
+    return pl.Trainer(default_root_dir=output, logger=loggers, callbacks=callbacks, **arguments)
+
+
+def evaluate(trainer: Any, module: Any, loader: Any) -> dict[str, dict[str, float]]:
+    """Validation metrics (synchronised across processes) as ``{"task": {"metric": value}}``."""
+    results = trainer.validate(module, loader, verbose=False)
+    nested: dict[str, dict[str, float]] = {}
+    for key, value in (results[0] if results else {}).items():
+        name = key.removeprefix("val/")
+        if name == key or name == "loss" or name.endswith("/loss"):
+            continue
+        task, _, metric = name.rpartition("/")
+        nested.setdefault(task or "model", {})[metric] = round(float(value), 4)
+    return nested
+
+
+def write_visualizations(model: torch.nn.Module, datasets: list[Any], folder: Path, count: int) -> list[Path]:
+    """One PNG per task: the first ``count`` validation images, predictions drawn by the task's visualizer."""
+    from PIL import Image
+
+    from torchbricks.training._data import collate
+
+    dataset = combine(datasets)
+    batch = collate([dataset[index] for index in range(min(count, len(dataset)))], placeholders(datasets))
+    model.eval()
+    with torch.no_grad():
+        outputs = model(batch, groups={"MODEL", "VISUALIZATION"})
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, pictures in outputs.items():
+        if not name.endswith("/visualization") or not isinstance(pictures, list | tuple) or not pictures:
+            continue
+        width, height = pictures[0].size
+        sheet = Image.new("RGB", (width * len(pictures), height))
+        for index, picture in enumerate(pictures):
+            sheet.paste(picture, (index * width, 0))
+        if width < 128:
+            scale = max(1, 256 // width)
+            sheet = sheet.resize((sheet.width * scale, sheet.height * scale), Image.NEAREST)
+        path = folder / f"{name.removesuffix('/visualization').replace('/', '_')}.png"
+        sheet.save(path)
+        written.append(path)
+    return written
