@@ -108,10 +108,10 @@ class BrickCollection(nn.ModuleDict):
         return {name: named_outputs[name] for name in self.graph.loss_names if name in named_outputs}
 
     def summarize(self, reset: bool = False) -> dict[str, Any]:
-        """Computed metrics of every metric brick, keyed by metric name.
+        """Computed metrics of every metric brick, keyed ``<collection path>/<metric>`` (``head0/MulticlassAccuracy``;
+        the bare metric name at the top level).
 
-        Only when two metrics share a name are they qualified, by their collection path
-        (``head0/MulticlassAccuracy``) or, where that still clashes, by their brick path
+        When two metric bricks would produce the same key, both are keyed by their brick path instead
         (``head0/accuracy/MulticlassAccuracy``), so no result is ever overwritten.
         """
         computed = [

@@ -135,9 +135,10 @@ def test_info_shows_signature_docstring_origin_and_interface(full: packs.Environ
 
 def test_info_json_of_a_class_factory_and_a_hook_brick(full: packs.Environment) -> None:
     listed = json.loads(full.cli("list", "metrics", "--filter", "plain_metric", "--json").stdout)
-    assert listed[0]["signature"] == "(threshold: float = 0.5, *, name: str = 'plain') -> None"  # from the source
+    # A class factory returns an instance: its signature says so, from the source and from the class alike.
+    assert listed[0]["signature"] == "(threshold: float = 0.5, *, name: str = 'plain') -> PlainMetric"  # source
     metric = json.loads(full.cli("info", "metrics", "tbfixture-optional:plain_metric", "--json").stdout)
-    assert metric["signature"] == "(threshold: float = 0.5, *, name: str = 'plain') -> None"  # from the class
+    assert metric["signature"] == "(threshold: float = 0.5, *, name: str = 'plain') -> PlainMetric"  # the class
     assert (
         metric["docstring"]
         == "A metric class without optional dependencies.\n\nArgs:\n    threshold: decision threshold."

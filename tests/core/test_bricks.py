@@ -417,12 +417,16 @@ def test_output_names_as_a_string_suggests_a_list() -> None:
         BrickTrainable(nn.Identity(), input_names=["x"], output_names="y")
 
 
-def test_all_inputs_mixed_with_other_names_is_an_error() -> None:
-    with pytest.raises(BrickDefinitionError, match="__all__") as error:
-        BrickNotTrainable(nn.Identity(), input_names=["__all__", "raw"], output_names=["y"])
-
-    assert "'raw'" in str(error.value)
-    assert "only input name" in str(error.value)
+def test_all_inputs_mixed_with_other_names_passes_the_dict_at_its_position() -> None:
+    """torchbricks 0.3 allows ``["raw", "__all__"]``: the named value, then the dict of all named data."""
+    brick = BrickNotTrainable(
+        lambda raw, everything: (raw, sorted(everything)),
+        input_names=["raw", "__all__"],
+        output_names=["raw_again", "names"],
+    )
+    outputs = BrickCollection({"brick": brick})({"raw": 1, "other": 2})
+    assert outputs["raw_again"] == 1
+    assert outputs["names"] == ["other", "raw"]
 
 
 def test_duplicate_output_names_are_an_error() -> None:
