@@ -12,9 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bag_of_bricks.datasets import dihedral
-from bag_of_bricks.datasets import shapes as shapes_dataset
-from bag_of_bricks.demo.run import DEMO_CONFIG, DemoSettings, run_demo
+from bag_of_bricks.demo.run import DEMO_CONFIG, DemoSettings, augment, batches, evaluate, run_demo
 from bag_of_bricks.demo.shapes import CLASS_NAMES, MAX_SHAPES, SHAPE_NAMES, make_shapes_batch
 from torchbricks import onnx_max_abs_differences
 from torchbricks.assembly import CONFIG_FILE, WEIGHTS_FOLDER, load_model, resolve_config
@@ -99,31 +97,6 @@ def test_shapes_differ_from_their_background(shapes: dict[str, torch.Tensor]) ->
                 assert float((shape_colour - background).norm()) > 30
 
 
-def augment(batch: dict[str, torch.Tensor], variant: int) -> dict[str, torch.Tensor]:
-    """The per-sample ``dihedral`` augmentation applied to every sample of a batch."""
-    samples = [
-        dihedral({name: value[index] for name, value in batch.items()}, variant)
-        for index in range(len(batch["images"]))
-    ]
-    return {name: torch.stack([sample[name] for sample in samples]) for name in batch}
-
-
-def evaluate(model: torch.nn.Module, data: dict[str, torch.Tensor], batch_size: int) -> dict[str, dict[str, float]]:
-    from torchbricks.training import flatten_metrics
-    from torchbricks.training._module import task_metrics
-
-    model.eval()
-    model.reset_metrics()
-    with torch.no_grad():
-        for start in range(0, len(data["images"]), batch_size):
-            model({name: value[start : start + batch_size] for name, value in data.items()}, groups="validation")
-    nested: dict[str, dict[str, float]] = {}
-    for key, value in flatten_metrics(task_metrics(model, reset=True)).items():
-        task, _, metric = key.rpartition("/")
-        nested.setdefault(task, {})[metric] = value
-    return nested
-
-
 # -- augmentation ----------------------------------------------------------------------------------------------
 
 
@@ -164,27 +137,29 @@ def test_augment_variants_are_the_eight_symmetries(shapes: dict[str, torch.Tenso
     assert torch.equal(shapes["points"], make_shapes_batch(16, seed=11)["points"])  # the input is not changed
 
 
-def test_shapes_dataset_augmentation_is_seeded() -> None:
-    data = shapes_dataset(count=8, seed=3, augment=True)
-    torch.manual_seed(0)
-    first = [data[index]["images"] for index in range(8)]
-    torch.manual_seed(0)
-    again = [data[index]["images"] for index in range(8)]
-    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
-    plain = shapes_dataset(count=8, seed=3)
-    assert not all(torch.equal(a, plain[index]["images"]) for index, a in enumerate(first))
+def test_batches_are_shuffled_augmented_and_reproducible(shapes: dict[str, torch.Tensor]) -> None:
+    def first_batches(seed: int) -> list[dict[str, torch.Tensor]]:
+        stream = batches(shapes, batch_size=4, generator=torch.Generator().manual_seed(seed))
+        return [next(stream) for _ in range(6)]  # more than one pass over the 16 images
+
+    first, again = first_batches(0), first_batches(0)
+    assert all(batch["images"].shape == (4, 3, 64, 64) for batch in first)
+    for batch, repeated in zip(first, again, strict=True):
+        for name in batch:
+            assert torch.equal(batch[name], repeated[name])
+    other = first_batches(1)
+    assert not all(torch.equal(a["images"], b["images"]) for a, b in zip(first, other, strict=True))
 
 
 def test_quick_settings_are_small() -> None:
     quick = DemoSettings.quick()
     default = DemoSettings()
-    assert default.steps >= 100  # the default trains a fixed number of steps
+    assert default.steps is None  # the default trains for a time budget...
+    assert default.train_seconds <= 180  # ...inside the 3 minutes
+    assert quick.steps is not None
     assert quick.steps < 20
     assert quick.train_images < default.train_images
     assert quick.train_images >= quick.batch_size
-    config = default.train_config()
-    assert config["trainer"]["max_steps"] == default.steps
-    assert config["data"]["train"][0]["name"] == "shapes"
 
 
 # -- the demo end to end (quick setting) ---------------------------------------------------------------------
@@ -205,11 +180,9 @@ def test_demo_writes_every_output(demo: tuple[Path, dict[str, Any]]) -> None:
     assert (output / "model.onnx").stat().st_size > 0
     assert (output / "graph.md").is_file()
     assert (output / "metrics.json").is_file()
-    assert sorted(path.name for path in (output / "pictures").glob("*.png")) == sorted(
-        [*(f"{task}.png" for task in TASKS), "training.png"]
+    assert sorted(path.name for path in (output / "visualizations").glob("*.png")) == sorted(
+        f"{task}.png" for task in TASKS
     )
-    assert (output / "logs" / "metrics.csv").is_file()
-    assert (output / "checkpoints" / "last.ckpt").is_file()
 
 
 @pytest.mark.slow
@@ -224,18 +197,17 @@ def test_demo_metrics(demo: tuple[Path, dict[str, Any]]) -> None:
         assert all(0.0 <= value <= 1.0 for value in report[task].values()), report[task]
     run = report["_run"]
     assert run["onnx_max_abs_difference"] < 1e-3
-    assert run["settings"]["steps"] == DemoSettings.quick().steps == run["steps"]
+    assert run["settings"]["steps"] == DemoSettings.quick().steps == run["train_steps"]
     assert run["train_seconds"] <= run["total_seconds"]
 
 
 @pytest.mark.slow
 def test_demo_visualizations_are_pngs(demo: tuple[Path, dict[str, Any]]) -> None:
     output, _ = demo
-    for name in (*TASKS, "training"):
-        with Image.open(output / "pictures" / f"{name}.png") as picture:
+    for task in TASKS:
+        with Image.open(output / "visualizations" / f"{task}.png") as picture:
             assert picture.format == "PNG"
-            if name != "training":
-                assert picture.size[0] == 3 * 192  # image | ground truth | prediction
+            assert picture.size == (8 * 64 * 4, 64 * 4)  # 8 images side by side, enlarged 4 times
             pixels = np.asarray(picture.convert("RGB"))
         assert pixels.std() > 0
 

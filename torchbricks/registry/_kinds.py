@@ -13,7 +13,15 @@ from torchbricks.errors import UnknownKindError
 from torchbricks.suggestions import did_you_mean
 
 KINDS: tuple[str, ...] = (
-    "backbones", "necks", "heads", "losses", "metrics", "visualizers", "preprocessors", "tasks", "datasets",
+    "backbones",
+    "necks",
+    "heads",
+    "losses",
+    "metrics",
+    "visualizers",
+    "preprocessors",
+    "tasks",
+    "datasets",
 )
 """Every registry kind, in display order."""
 
