@@ -52,6 +52,13 @@ class BrickInterface(nn.Module):
     Subclasses implement :meth:`make_runner`. A brick called on its own takes a dict of named data
     and returns a dict of its named outputs; inside a ``BrickCollection`` the collection calls the
     runner directly through its precomputed execution plan.
+
+    Example:
+        >>> class Doubler(BrickInterface):
+        ...     def make_runner(self):
+        ...         return lambda value: value * 2
+        >>> Doubler(input_names=["x"], output_names=["twice"])({"x": 21})
+        {'twice': 42}
     """
 
     default_group: ClassVar[str] = MODEL
@@ -169,6 +176,13 @@ class BrickModule(BrickInterface):
         calculate_gradients: when False the model runs under ``torch.no_grad()``.
         trainable: when False the model's parameters are frozen (``requires_grad=False``) and the
             model stays in eval mode, so batch-norm statistics do not drift either.
+
+    Example:
+        >>> brick = BrickModule(lambda x, y: x + y, input_names=["x", "y"], output_names=["sum"])
+        >>> brick({"x": 1, "y": 2})
+        {'sum': 3}
+        >>> BrickModule(lambda a: a, input_names={"a": "x"}, output_names=["copy"], group="METRIC").groups
+        {'METRIC'}
     """
 
     def __init__(

@@ -23,6 +23,14 @@ Example:
     >>> program = export_bricks(model, {"features": torch.rand(3, 4)})
     >>> program.module()(named_inputs={"features": torch.rand(5, 4)})["logits"].shape
     torch.Size([5, 2])
+
+    The same bricks as an ONNX file, checked against PyTorch in onnxruntime:
+
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = export_bricks_as_onnx(f"{folder}/model.onnx", model, {"features": torch.rand(3, 4)})
+    ...     differences = onnx_max_abs_differences(path, model, {"features": torch.rand(3, 4)})
+    >>> path.name, differences["logits"] < 1e-5
+    ('model.onnx', True)
 """
 
 from __future__ import annotations

@@ -80,7 +80,15 @@ def create_mermaid_dag_graph(
 
 
 def to_mermaid(brick_collection: BrickCollection, groups: GroupsLike = None, add_legends: bool = True) -> str:
-    """Mermaid flowchart text of the collection (only the bricks of ``groups`` when given)."""
+    """Mermaid flowchart text of the collection (only the bricks of ``groups`` when given).
+
+    Example:
+        >>> from torch import nn
+        >>> from torchbricks import BrickCollection, BrickTrainable
+        >>> collection = BrickCollection({"head": BrickTrainable(nn.Identity(), ["features"], ["logits"])})
+        >>> to_mermaid(collection, add_legends=False).splitlines()[0]
+        'flowchart LR'
+    """
     layout = graph_layout(brick_collection, groups)
     ids = _NodeIds(layout)
     lines = ["flowchart LR", "    %% Brick definitions"]
@@ -106,7 +114,15 @@ def to_mermaid(brick_collection: BrickCollection, groups: GroupsLike = None, add
 
 
 def to_dot(brick_collection: BrickCollection, groups: GroupsLike = None) -> str:
-    """Graphviz DOT text of the collection (render with ``dot -Tsvg``); needs no graphviz to produce."""
+    """Graphviz DOT text of the collection (render with ``dot -Tsvg``); needs no graphviz to produce.
+
+    Example:
+        >>> from torch import nn
+        >>> from torchbricks import BrickCollection, BrickTrainable
+        >>> collection = BrickCollection({"head": BrickTrainable(nn.Identity(), ["features"], ["logits"])})
+        >>> to_dot(collection).splitlines()[0]
+        'digraph BrickCollection {'
+    """
     layout = graph_layout(brick_collection, groups)
     lines = [
         "digraph BrickCollection {",

@@ -51,7 +51,16 @@ CONFIG_KEYS = ("image", "input_shape", "preprocessor", "backbone", "neck", "task
 
 
 def load_config(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
-    """A config from a dict (copied), or a ``.json`` / ``.yaml`` / ``.yml`` file."""
+    """A config from a dict (copied), or a ``.json`` / ``.yaml`` / ``.yml`` file.
+
+    Example:
+        >>> import json, tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = Path(folder) / "model.json"
+        ...     _ = path.write_text(json.dumps({"backbone": "resnet18"}))
+        ...     load_config(path)
+        {'backbone': 'resnet18'}
+    """
     if isinstance(source, Mapping):
         return copy.deepcopy(dict(source))
     return read_data_file(Path(source))

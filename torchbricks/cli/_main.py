@@ -26,6 +26,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The argument parser of the ``torchbricks`` command.
 
     Commands of installed packs are listed from metadata; only the one named in ``argv`` is imported.
+
+    Example:
+        >>> parser = build_parser(["list"])
+        >>> parser.prog, parser.parse_args(["--version"]).version
+        ('torchbricks', True)
     """
     parser = argparse.ArgumentParser(prog="torchbricks", description="Build multi-task PyTorch models from bricks.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")

@@ -11,6 +11,14 @@ Example:
     True
     >>> registry.get_entry("backbones", "resnet18").qualified_name
     'torchbricks:resnet18'
+
+    A pack that registers bricks dynamically marks its hook with ``hookimpl``:
+
+    >>> @registry.hookimpl
+    ... def torchbricks_register_bricks(registrar):
+    ...     registrar.add("heads", "my_head", factory=lambda: None, summary="My head")
+    >>> callable(torchbricks_register_bricks)
+    True
 """
 
 from __future__ import annotations

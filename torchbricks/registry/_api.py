@@ -168,6 +168,11 @@ def reload(use_cache: bool = True) -> None:
     """Discover installed packs again (after ``pip install`` in a running process); keeps local bricks.
 
     ``use_cache=False`` ignores the plugin cache and rebuilds it (``torchbricks list --refresh``).
+
+    Example:
+        >>> reload()
+        >>> get_entry("backbones", "resnet18").pack
+        'torchbricks'
     """
     _refuse_in_plugin_code()
     importlib.invalidate_caches()
@@ -233,6 +238,10 @@ def list_bricks(
 
     ``pattern`` is a glob matched against the bare and the qualified name (``resnet*``,
     ``torchbricks-timm:*``); ``pack`` keeps one pack's bricks.
+
+    Example:
+        >>> [entry.name for entry in list_bricks("backbones", "resnet1*", pack="torchbricks")]
+        ['resnet101', 'resnet152', 'resnet18']
     """
     indexes = _REGISTRIES.ready(strict)
     kinds = KINDS if kind is None else (normalize_kind(kind),)
@@ -279,6 +288,11 @@ def get(kind: str, name: str, *, strict: bool | None = None) -> Callable[..., An
 
     Raises :class:`MissingDependencyError` when it needs a package that is not installed, and
     :class:`PluginLoadError` when it fails to import (recorded in its pack's :func:`packs` status).
+
+    Example:
+        >>> normalize = get("preprocessors", "torchbricks:normalize")
+        >>> normalize(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)).mean.flatten().tolist()
+        [0.5, 0.5, 0.5]
     """
     return load_entry(get_entry(kind, name, strict=strict))
 
@@ -292,7 +306,12 @@ def create(kind: str, name: str, /, **kwargs: Any) -> Any:
 
 
 def load_entry(entry: BrickEntry) -> Any:
-    """``entry.load()``; an import failure (not a missing optional dependency) is recorded in the pack's status."""
+    """``entry.load()``; an import failure (not a missing optional dependency) is recorded in the pack's status.
+
+    Example:
+        >>> load_entry(get_entry("preprocessors", "normalize")).__name__
+        'normalize'
+    """
     try:
         return entry.load()
     except MissingDependencyError:
@@ -321,6 +340,14 @@ def check(pack: str | None = None, *, timeout: float | None = None) -> list[Pack
     no limit) is reported in its :class:`PackStatus` ``errors`` while every other pack is still
     checked. Bricks that need a missing optional dependency are not failures. Checked packs without
     errors get the status ``ok`` (``unchecked`` before). Returns :func:`packs` (not strict).
+
+    Example:
+        Checking a real pack takes seconds (a subprocess imports its bricks); a pack that is not
+        installed checks nothing:
+
+        >>> statuses = check("no-such-pack")
+        >>> "torchbricks" in [status.name for status in statuses]
+        True
     """
     from torchbricks.registry import _check  # subprocesses: only when checking
 
@@ -342,7 +369,13 @@ def check(pack: str | None = None, *, timeout: float | None = None) -> list[Pack
 
 
 def packs(*, strict: bool | None = None) -> list[PackStatus]:
-    """Installed brick packs with their version, brick counts per kind, hooks, status, errors and clashes."""
+    """Installed brick packs with their version, brick counts per kind, hooks, status, errors and clashes.
+
+    Example:
+        >>> core = next(status for status in packs() if status.name == CORE_PACK)
+        >>> core.bricks["backbones"] > 0, core.errors
+        (True, [])
+    """
     indexes = _REGISTRIES.ready(strict)
     discovery = _REGISTRIES.discovery
     if discovery is None:
@@ -425,7 +458,16 @@ def _unknown_error(kind: str, name: str, bare: str, pack: str | None) -> Unknown
 
 
 def plugins(*, strict: bool | None = None) -> list[PackStatus]:
-    """Deprecated name of :func:`packs` (one word per concept: a pip-installed distribution of bricks is a pack)."""
+    """Deprecated name of :func:`packs` (one word per concept: a pip-installed distribution of bricks is a pack).
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     statuses = plugins()
+        >>> caught[0].category.__name__, statuses == packs()
+        ('FutureWarning', True)
+    """
     import warnings
 
     warnings.warn(

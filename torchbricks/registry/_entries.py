@@ -94,7 +94,13 @@ class BrickEntry:
 
 @dataclass
 class PackStatus:
-    """What one installed distribution contributes, and whether it loaded."""
+    """What one installed distribution contributes, and whether it loaded.
+
+    Example:
+        >>> status = PackStatus("my-pack", "1.0", bricks={"heads": 2})
+        >>> status.bricks["heads"], status.status
+        (2, 'unchecked')
+    """
 
     name: str
     version: str

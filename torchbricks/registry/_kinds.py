@@ -47,5 +47,10 @@ def entry_point_group(kind: str) -> str:
 
 
 def canonical_pack_name(name: str) -> str:
-    """Distribution names compare case-insensitively with ``-``, ``_`` and ``.`` alike (PEP 503)."""
+    """Distribution names compare case-insensitively with ``-``, ``_`` and ``.`` alike (PEP 503).
+
+    Example:
+        >>> canonical_pack_name("TorchBricks_Timm")
+        'torchbricks-timm'
+    """
     return "-".join(part for part in name.lower().replace("_", "-").replace(".", "-").split("-") if part)

@@ -269,6 +269,13 @@ def signature_text(factory: Any) -> str:
     """``str(inspect.signature(factory))``, or ``""`` when it has none.
 
     String annotations (``from __future__ import annotations``) print unquoted, as in the source.
+
+    Example:
+        >>> def head(num_classes: int = 10) -> None: ...
+        >>> signature_text(head)
+        '(num_classes: int = 10) -> None'
+        >>> signature_text("not a callable")
+        ''
     """
     if isinstance(factory, str):
         return ""

@@ -141,6 +141,13 @@ def load_train_config(source: Mapping[str, Any] | str | Path, overrides: Iterabl
     """Read (dict, JSON or YAML), apply overrides, validate, fill in defaults.
 
     Raises :class:`ConfigError` listing every problem with its path.
+
+    Example:
+        >>> model = {"backbone": "resnet18", "tasks": {"shape": {"task": "image_classification", "num_classes": 3}}}
+        >>> config = {"model": model, "data": {"train": [{"name": "shapes"}]}}
+        >>> settings = load_train_config(config, ["data.batch_size=4"])
+        >>> settings["data"]["batch_size"], settings["seed"]
+        (4, 0)
     """
     config = apply_overrides(load_config(source), overrides)
     problems: list[str] = []

@@ -18,6 +18,18 @@ Example:
     ([2, 0], [True, False])
     >>> batch["points"].shape, batch["points_labelled"].tolist()
     (torch.Size([2, 1, 3]), [False, True])
+
+    Datasets labelled for different tasks, combined and batched by a DataLoader:
+
+    >>> from torch.utils.data import DataLoader
+    >>> classes = [{"images": torch.zeros(3, 4, 4), "label": torch.tensor(1)}] * 2
+    >>> masks = [{"images": torch.ones(3, 4, 4), "segmentation": torch.zeros(4, 4, dtype=torch.long)}] * 2
+    >>> datasets = [classes, masks]
+    >>> sorted(placeholders(datasets))
+    ['label', 'segmentation']
+    >>> loader = DataLoader(combine(datasets), batch_size=4, collate_fn=Collate(placeholders(datasets)))
+    >>> next(iter(loader))[labelled_name("segmentation")].tolist()
+    [False, False, True, True]
 """
 
 from __future__ import annotations

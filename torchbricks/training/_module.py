@@ -42,6 +42,15 @@ class LightningBrickCollection(_pl.LightningModule):
         metrics_every_n_steps: also log (and reset) the training metrics every this many steps.
         path_experiments, experiment_name: accepted for the seed's signature (the Trainer's
             ``default_root_dir`` and loggers decide where logs go).
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> from torchbricks import BrickCollection, BrickTrainable
+        >>> collection = BrickCollection({"head": BrickTrainable(nn.Linear(4, 2), ["features"], ["logits"])})
+        >>> module = LightningBrickCollection(collection, optimizer={"name": "SGD", "lr": 0.1})
+        >>> module({"features": torch.rand(3, 4)})["logits"].shape
+        torch.Size([3, 2])
     """
 
     def __init__(
@@ -172,7 +181,13 @@ def _is_loss_name(name: str, value: Any) -> bool:
 
 
 def flatten_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
-    """Scalar metrics as floats; a dict-valued metric becomes ``name/key`` entries; non-scalars are left out."""
+    """Scalar metrics as floats; a dict-valued metric becomes ``name/key`` entries; non-scalars are left out.
+
+    Example:
+        >>> import torch
+        >>> flatten_metrics({"accuracy": torch.tensor(0.5), "f1": {"cat": 1}, "confusion": torch.eye(2)})
+        {'accuracy': 0.5, 'f1/cat': 1.0}
+    """
     flat: dict[str, float] = {}
     for name, value in summary.items():
         if isinstance(value, Mapping):

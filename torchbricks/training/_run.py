@@ -38,6 +38,26 @@ def train(
     """Train as the config says and write the output folder; returns ``metrics.json``'s content.
 
     ``resume`` continues from ``output/checkpoints/last.ckpt`` (same config, more steps allowed).
+
+    Example:
+        One step on two tiny generated images (a real run trains for minutes):
+
+        >>> import tempfile
+        >>> config = {
+        ...     "model": {
+        ...         "backbone": {"name": "resnet18", "levels": [4]},
+        ...         "tasks": {
+        ...             "shape": {"task": "multilabel_classification", "num_classes": 3, "targets": "shape_present"}
+        ...         },
+        ...         "input_shape": [3, 32, 32],
+        ...     },
+        ...     "data": {"train": [{"name": "shapes", "count": 2, "image_size": 32}], "batch_size": 2},
+        ...     "trainer": {"max_steps": 1, "accelerator": "cpu"},
+        ... }
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     metrics = train(config, output=folder, progress=False)
+        >>> metrics["_run"]["steps"]
+        1
     """
     from torchbricks.training._lightning import lightning
 
@@ -88,7 +108,13 @@ def train(
 
 
 def with_labelled_masks(model_config: dict[str, Any], partial: Iterable[str]) -> dict[str, Any]:
-    """Give each task whose targets only some datasets have a ``labelled`` input (``<targets>_labelled``)."""
+    """Give each task whose targets only some datasets have a ``labelled`` input (``<targets>_labelled``).
+
+    Example:
+        >>> model = {"tasks": {"seg": {"task": "semantic_segmentation", "targets": "segmentation"}}}
+        >>> with_labelled_masks(model, ["segmentation"])["tasks"]["seg"]["labelled"]
+        'segmentation_labelled'
+    """
     partial = set(partial)
     tasks = {}
     for name, task in model_config["tasks"].items():
