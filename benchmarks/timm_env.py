@@ -1,6 +1,6 @@
 """A throwaway virtual environment with the timm brick pack (editable) and timm installed.
 
-The same environment as ``tests/test_timm_pack.py`` builds, in the same folder (so a benchmark run
+The same environment as ``tests/plugins/test_timm_pack.py`` builds, in the same folder (so a benchmark run
 reuses the one the tests left behind, and the other way round): ``python -m venv --without-pip``, a
 ``.pth`` file that adds the project's site-packages (so it sees torch and the editable torchbricks
 without changing the project's environment), then ``pip --isolated --python <venv python> install -e
