@@ -62,6 +62,9 @@ def run(arguments: argparse.Namespace) -> int:
     report = run_demo(arguments.output, settings, show_progress=sys.stderr.isatty())
     for task, (metric, target) in TARGETS.items():
         value = report[task][metric]
+        if arguments.quick:  # a few steps only check that everything runs; the targets are for the full demo
+            print(f"{task:>14} {metric:<12} {value:.3f}  (quick run: the full demo's target is {target:.2f})")
+            continue
         mark = "ok" if value >= target else "below target"
         print(f"{task:>14} {metric:<12} {value:.3f}  (target {target:.2f}: {mark})")
     run_info = report["_run"]

@@ -246,3 +246,14 @@ def test_the_same_demo_command_gives_the_same_metrics(demo: tuple[Path, dict[str
     again = run_demo(tmp_path / "again", DemoSettings.quick(), show_progress=False)
     assert {task: first[task] for task in TASKS} == {task: again[task] for task in TASKS}
     assert again["_run"]["train_steps"] == first["_run"]["train_steps"]
+
+
+@pytest.mark.slow
+def test_the_demo_command_does_not_judge_a_quick_run_against_the_full_targets(tmp_path: Path, capsys) -> None:
+    from torchbricks.cli import main
+
+    assert main(["demo", "--quick", "--output", str(tmp_path / "quick")]) == 0
+    printed = capsys.readouterr().out
+    assert "below target" not in printed
+    assert "(quick run: the full demo's target is 0.95)" in printed
+    assert (tmp_path / "quick" / "metrics.json").is_file()
