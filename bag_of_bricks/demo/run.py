@@ -2,8 +2,10 @@
 
 Tasks (from the registered task factories): multi-label classification (which shapes are in the
 image), semantic segmentation (background + 3 shapes) and point detection (shape centres). Everything
-runs on the CPU with generated data; the output folder gets the saved model, PNG visualizations, the
-Mermaid graph, an ONNX file checked with onnxruntime, and ``metrics.json``.
+runs on the CPU with generated data; the output folder gets the saved model, ``pictures/`` (per task a
+grid of image | ground truth | prediction with a legend, and ``training.png``: each task's loss over the
+steps, from ``training.csv``), the per-brick visualizations, the Mermaid graph, an ONNX file checked
+with onnxruntime, and ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import torch
 
+from bag_of_bricks.demo.pictures import write_pictures, write_training_plot
 from bag_of_bricks.demo.shapes import CLASS_NAMES, SHAPE_NAMES, make_shapes_batch
 
 DEMO_CONFIG: dict[str, Any] = {
@@ -97,10 +100,14 @@ def run_demo(output: str | Path, settings: DemoSettings | None = None, show_prog
     validation_data = make_shapes_batch(settings.validation_images, seed=settings.seed + 1)
     model = build_model(DEMO_CONFIG)
     generated = time.perf_counter()
-    train_seconds, steps = train(model, train_data, settings, show_progress)
+    history: list[dict[str, float]] = []
+    train_seconds, steps = train(model, train_data, settings, show_progress, history)
     metrics = evaluate(model, validation_data, settings.batch_size)
     save_model(model, output / "model", exist_ok=True)
     write_visualizations(model, validation_data, output / "visualizations")
+    write_history(history, output / "training.csv")
+    write_pictures(model, validation_data, output / "pictures")
+    write_training_plot(output / "training.csv", output / "pictures" / "training.png")
     write_graph(model, output)
     onnx_difference = write_onnx(model, validation_data, output / "model.onnx")
     report = {
@@ -148,9 +155,16 @@ def augment(batch: dict[str, torch.Tensor], variant: int) -> dict[str, torch.Ten
 
 
 def train(
-    model: torch.nn.Module, data: dict[str, torch.Tensor], settings: DemoSettings, show_progress: bool
+    model: torch.nn.Module,
+    data: dict[str, torch.Tensor],
+    settings: DemoSettings,
+    show_progress: bool,
+    history: list[dict[str, float]] | None = None,
 ) -> tuple[float, int]:
-    """AdamW with warm-up and cosine decay over the time budget (or the steps); returns (seconds, steps)."""
+    """AdamW with warm-up and cosine decay over the steps (or the time budget); returns (seconds, steps).
+
+    ``history`` (when given) receives one row per step: ``step``, ``train/loss`` and each task's loss.
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=0.0, weight_decay=settings.weight_decay)
@@ -187,11 +201,32 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if history is not None:
+                losses = {name: value for name, value in named_outputs.items() if _is_task_loss(name)}
+                row = {"step": float(step), "train/loss": loss.item()}
+                row.update({f"train/{name}": value.item() for name, value in losses.items()})
+                history.append(row)
             step += 1
             shown = step if settings.steps is not None else round(time.perf_counter() - started)
             progress.update(task, completed=shown, done=shown, step=step, loss=f"{loss.item():.3f}")
     model.reset_metrics()
     return time.perf_counter() - started, step
+
+
+def _is_task_loss(name: str) -> bool:
+    return name.count("/") == 1 and name.endswith("/loss")
+
+
+def write_history(history: list[dict[str, float]], path: Path) -> Path:
+    """The per-step training losses as CSV (``step,train/loss,train/<task>/loss,...``)."""
+    import csv
+
+    columns = sorted({name for row in history for name in row}, key=lambda name: (name != "step", name))
+    with path.open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(history)
+    return path
 
 
 def evaluate(model: torch.nn.Module, data: dict[str, torch.Tensor], batch_size: int) -> dict[str, dict[str, float]]:

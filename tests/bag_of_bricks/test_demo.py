@@ -257,3 +257,23 @@ def test_the_demo_command_does_not_judge_a_quick_run_against_the_full_targets(tm
     assert "below target" not in printed
     assert "(quick run: the full demo's target is 0.95)" in printed
     assert (tmp_path / "quick" / "metrics.json").is_file()
+
+
+@pytest.mark.slow
+def test_demo_pictures_show_image_truth_and_prediction_and_the_training_curves(
+    demo: tuple[Path, dict[str, Any]],
+) -> None:
+    output, report = demo
+    for task in TASKS:
+        with Image.open(output / "pictures" / f"{task}.png") as picture:
+            assert picture.format == "PNG"
+            width, height = picture.size
+        assert width == 3 * 192  # image | ground truth | prediction
+        assert height > 4 * 192  # four rows, a header and a legend
+    rows = (output / "training.csv").read_text().strip().splitlines()
+    assert rows[0].split(",")[0] == "step"
+    assert {f"train/{task}/loss" for task in TASKS} <= set(rows[0].split(","))
+    assert len(rows) == 1 + report["_run"]["train_steps"]
+    with Image.open(output / "pictures" / "training.png") as plot:
+        assert plot.format == "PNG"
+        assert np.asarray(plot.convert("L")).std() > 0
