@@ -46,7 +46,12 @@ def replace_folder(new: Path, target: Path) -> None:
         return
     retired = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
     os.rename(target, retired / "model")
-    os.rename(new, target)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        os.rename(retired / "model", target)  # put the old folder back: never leave neither
+        shutil.rmtree(retired, ignore_errors=True)
+        raise
     _fsync_folder(target.parent)
     shutil.rmtree(retired, ignore_errors=True)
 

@@ -156,3 +156,37 @@ def test_save_model_keeps_the_config_of_the_model(tmp_path: Path) -> None:
     config_before = copy.deepcopy(model.config)
     save_model(model, tmp_path / "m")
     assert json.loads((tmp_path / "m" / CONFIG_FILE).read_text()) == config_before
+
+
+def test_without_an_atomic_exchange_a_save_still_replaces_the_folder_or_keeps_the_old_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where ``renameat2(RENAME_EXCHANGE)`` is missing the old folder is renamed aside first; a failure puts it back."""
+    import os
+
+    import torchbricks._folders as folders
+    from torchbricks import build_model, save_model
+
+    monkeypatch.setattr(folders, "_exchange", lambda first, second: False)
+    old = save_model(build_model(minimal()), tmp_path / "model")
+    two = minimal(
+        tasks={
+            "a": {"task": "image_classification", "num_classes": 2},
+            "b": {"task": "image_classification", "num_classes": 2},
+        }
+    )
+    save_model(build_model(two), old, exist_ok=True)
+    assert sorted(load_model(old).config["tasks"]) == ["a", "b"]
+
+    real_rename = os.rename
+
+    def refuse_the_new_folder(source, destination):
+        if ".saving-" in str(source):
+            raise OSError("disk full")
+        return real_rename(source, destination)
+
+    monkeypatch.setattr(os, "rename", refuse_the_new_folder)
+    with pytest.raises(OSError, match="disk full"):
+        save_model(build_model(minimal()), old, exist_ok=True)
+    assert sorted(load_model(old).config["tasks"]) == ["a", "b"]  # the previous model, complete
+    assert [path.name for path in tmp_path.iterdir()] == ["model"]
