@@ -122,7 +122,6 @@ def _general_step(
     if reads_all and inputs:
         return _step_with_all_inputs_among_others(runner, inputs, keywords, outputs, brick_path)
     pairs = tuple(zip(keywords, inputs, strict=True)) if keywords is not None else ()
-    count = len(outputs)
 
     def step(data: Data) -> None:
         if reads_all:
@@ -131,13 +130,7 @@ def _general_step(
             result = runner(**{keyword: data[name] for keyword, name in pairs})
         else:
             result = runner(*[data[name] for name in inputs])
-        if count == 1:
-            data[outputs[0]] = result
-        elif count > 1:
-            if not isinstance(result, (tuple, list)) or len(result) != count:
-                raise wrong_output_count_error(brick_path, outputs, result)
-            for name, value in zip(outputs, result, strict=False):  # length checked above
-                data[name] = value
+        _write_outputs(data, outputs, result, brick_path)
 
     return step
 
@@ -150,7 +143,6 @@ def _step_with_all_inputs_among_others(
     brick_path: str,
 ) -> Step:
     """``"__all__"`` among other input names: that argument receives a dict of every named data item."""
-    count = len(outputs)
 
     def arguments(data: Data) -> list[Any]:
         return [dict(data) if name == ALL_INPUTS else data[name] for name in inputs]
@@ -160,15 +152,20 @@ def _step_with_all_inputs_among_others(
             result = runner(*arguments(data))
         else:
             result = runner(**dict(zip(keywords, arguments(data), strict=True)))
-        if count == 1:
-            data[outputs[0]] = result
-        elif count > 1:
-            if not isinstance(result, (tuple, list)) or len(result) != count:
-                raise wrong_output_count_error(brick_path, outputs, result)
-            for name, value in zip(outputs, result, strict=False):  # length checked above
-                data[name] = value
+        _write_outputs(data, outputs, result, brick_path)
 
     return step
+
+
+def _write_outputs(data: Data, outputs: tuple[str, ...], result: Any, brick_path: str) -> None:
+    """Write a general step's result: one value for one output name, a tuple of values for several."""
+    if len(outputs) == 1:
+        data[outputs[0]] = result
+    elif outputs:
+        if not isinstance(result, (tuple, list)) or len(result) != len(outputs):
+            raise wrong_output_count_error(brick_path, outputs, result)
+        for name, value in zip(outputs, result, strict=False):  # length checked above
+            data[name] = value
 
 
 def wrong_output_count_error(brick_path: str, outputs: tuple[str, ...], result: Any) -> BrickOutputError:
