@@ -1,4 +1,4 @@
-"""torchmetrics metrics: F1 for point and box detection, and ``ConcatenatePredictionAndTarget``.
+"""torchmetrics metrics: F1 for point and box detection, box mean average precision, ``ConcatenatePredictionAndTarget``.
 
 A prediction matches a target of the same class within ``max_distance`` pixels (points) or IoU
 ``>= iou_threshold`` (boxes); matching is greedy by score, one target per prediction. Padding rows
@@ -22,7 +22,7 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities.data import dim_zero_cat
 
-__all__ = ["BoxDetectionF1", "ConcatenatePredictionAndTarget", "PointDetectionF1"]
+__all__ = ["BoxDetectionF1", "BoxMeanAveragePrecision", "ConcatenatePredictionAndTarget", "PointDetectionF1"]
 
 
 class _MatchingF1(Metric):
@@ -93,6 +93,74 @@ class BoxDetectionF1(_MatchingF1):
         if len(targets) == 0:
             return torch.zeros(0, dtype=torch.bool)
         return box_iou(prediction[None, :4], targets[:, :4])[0] >= self.iou_threshold
+
+
+MAP_BACKENDS = ("pycocotools", "faster_coco_eval")
+MAP_KEYS = ("map", "map_50", "map_75", "mar_100")
+
+
+def map_backend() -> str | None:
+    """The installed COCO evaluation package torchmetrics' ``MeanAveragePrecision`` can use (``None``: none)."""
+    import importlib.util
+
+    return next((name for name in MAP_BACKENDS if importlib.util.find_spec(name) is not None), None)
+
+
+class BoxMeanAveragePrecision(Metric):
+    """COCO mean average precision of detected boxes (torchmetrics ``MeanAveragePrecision``).
+
+    Reads what the other box metrics read: ``predictions [B, P, 6]`` (x1, y1, x2, y2, class, score)
+    and ``targets [B, N, 5]`` (x1, y1, x2, y2, class), padding rows with class ``-1``. ``compute``
+    gives ``map`` (IoU 0.50:0.95), ``map_50``, ``map_75`` and ``mar_100``. Needs ``pycocotools`` or
+    ``faster-coco-eval`` (``pip install 'torchbricks[train]'``).
+
+    Example:
+        >>> metric = BoxMeanAveragePrecision()
+        >>> boxes = torch.tensor([[[2.0, 2.0, 10.0, 10.0, 1.0, 0.9], [0, 0, 0, 0, -1, 0]]])
+        >>> metric.update(boxes, torch.tensor([[[2.0, 2.0, 10.0, 10.0, 1.0]]]))
+        >>> round(float(metric.compute()["map_50"]), 3)
+        1.0
+    """
+
+    full_state_update = False
+
+    def __init__(self, backend: str | None = None, **kwargs: Any) -> None:
+        super().__init__()
+        from torchmetrics.detection import MeanAveragePrecision
+
+        from torchbricks.errors import MissingDependencyError
+
+        backend = backend or map_backend()
+        if backend is None:
+            raise MissingDependencyError(
+                "BoxMeanAveragePrecision needs pycocotools or faster-coco-eval: pip install 'torchbricks[train]'"
+            )
+        self.mean_average_precision = MeanAveragePrecision(
+            box_format="xyxy", iou_type="bbox", backend=backend, **kwargs
+        )
+
+    def update(self, predictions: torch.Tensor, targets: torch.Tensor) -> None:
+        """One batch of padded box predictions and targets (rows of class ``-1`` are left out)."""
+        detections, truths = [], []
+        for sample_predictions, sample_targets in zip(
+            predictions.detach().float().cpu(), targets.detach().float().cpu(), strict=True
+        ):
+            sample_predictions = sample_predictions[sample_predictions[:, 4] >= 0]
+            sample_targets = sample_targets[sample_targets[:, 4] >= 0]
+            labels = sample_predictions[:, 4].long()
+            detections.append(
+                {"boxes": sample_predictions[:, :4], "scores": sample_predictions[:, 5], "labels": labels}
+            )
+            truths.append({"boxes": sample_targets[:, :4], "labels": sample_targets[:, 4].long()})
+        self.mean_average_precision.update(detections, truths)
+
+    def compute(self) -> dict[str, torch.Tensor]:
+        values = self.mean_average_precision.compute()
+        return {name: values[name] for name in MAP_KEYS}
+
+    def reset(self) -> None:
+        super().reset()
+        self.mean_average_precision.reset()
 
 
 class ConcatenatePredictionAndTarget(Metric):

@@ -49,7 +49,7 @@ from bag_of_bricks.losses import (
     PointDetectionLoss,
     SegmentationLoss,
 )
-from bag_of_bricks.metrics import BoxDetectionF1, PointDetectionF1
+from bag_of_bricks.metrics import BoxDetectionF1, BoxMeanAveragePrecision, PointDetectionF1, map_backend
 from bag_of_bricks.visualizers import BoxesDrawer, ClassLabelDrawer, PointsDrawer, SegmentationOverlay
 from torchbricks import BrickInterface, BrickLoss, BrickMetrics, BrickPerImageVisualization, BrickTrainable, task_kind
 from torchbricks._deprecation import moved_module_getattr
@@ -297,8 +297,14 @@ def object_detection(
     max_boxes: int = 20,
     score_threshold: float = 0.3,
     iou_threshold: float = 0.5,
+    mean_average_precision: bool | None = None,
 ) -> Bricks:
-    """Anchor-free boxes (centre heatmaps + sizes), torchvision NMS; F1 at IoU ``>= 0.5`` with class match."""
+    """Anchor-free boxes (centre heatmaps + sizes), torchvision NMS; F1 at IoU ``>= 0.5`` with class match.
+
+    ``mean_average_precision`` adds COCO mAP (``map``, ``map_50``, ``map_75``, ``mar_100``) to the
+    metrics; ``None`` (default) adds it when pycocotools or faster-coco-eval is installed (the
+    ``train`` extra). True without either raises ``MissingDependencyError``.
+    """
     head = BoxDetectionHead(
         in_channels,
         num_classes,
@@ -314,13 +320,20 @@ def object_detection(
         ["./heatmap", "./regression", "./boxes"],
         loss=BoxDetectionLoss(num_classes, stride=stride),
         loss_reads=["./heatmap", "./regression"],
-        metrics={"detection": BoxDetectionF1()},
+        metrics=_box_metrics(mean_average_precision),
         prediction="./boxes",
         targets=targets,
         labelled=labelled,
         drawer=BoxesDrawer(_class_names(class_names, num_classes)),
         image=image,
     )
+
+
+def _box_metrics(mean_average_precision: bool | None) -> dict[str, Any]:
+    metrics: dict[str, Any] = {"detection": BoxDetectionF1()}
+    if mean_average_precision or (mean_average_precision is None and map_backend() is not None):
+        metrics["mean_average_precision"] = BoxMeanAveragePrecision()
+    return metrics
 
 
 # ``task_kind`` moved to the core; ``bag_of_bricks.tasks.task_kind`` still imports, with a warning, for one release.

@@ -6,6 +6,7 @@ Registered in ``pyproject.toml`` under ``[project.entry-points."torchbricks.comm
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,14 +21,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", default="demo_output", metavar="DIR", help="output folder (default: demo_output)")
     parser.add_argument("--quick", action="store_true", help="a few seconds of training: checks that everything runs")
     parser.add_argument(
-        "--steps", type=positive(int), help="train a fixed number of seeded steps (default: 400, reproducible)"
-    )
-    parser.add_argument(
-        "--train-seconds",
-        type=positive(float),
-        help="train for a time budget instead of --steps (faster to bound; figures then depend on the machine)",
+        "--steps", type=positive(int), help="train this many seeded steps (default: 400; same steps, same figures)"
     )
     parser.add_argument("--threads", type=positive(int), help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a value of the demo's train config by its dotted path (as torchbricks train --set)",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the demo's train config (YAML; `torchbricks train` runs it from a file) and exit",
+    )
 
 
 def positive(kind: type) -> Callable[[str], Any]:
@@ -45,21 +54,21 @@ def positive(kind: type) -> Callable[[str], Any]:
 
 def run(arguments: argparse.Namespace) -> int:
     """Train, evaluate and write the demo's output folder; print the metrics against their targets."""
-    from bag_of_bricks.demo.run import TARGETS, DemoSettings, run_demo
+    from bag_of_bricks.demo.run import DEMO_TRAIN_CONFIG, TARGETS, run_demo
 
+    overrides = [*arguments.overrides, *([f"trainer.max_steps={arguments.steps}"] if arguments.steps else [])]
+    if arguments.print_config:
+        print(config_text(DEMO_TRAIN_CONFIG, overrides), end="")
+        return 0
     output = Path(arguments.output)
     blocking = next((parent for parent in (output, *output.parents) if parent.exists() and not parent.is_dir()), None)
     if blocking is not None:
         raise ConfigError(f"Cannot write the demo's outputs to '{output}': '{blocking}' is a file, not a folder")
-
-    settings = DemoSettings.quick() if arguments.quick else DemoSettings()
-    if arguments.steps:
-        settings.steps = arguments.steps
-    if arguments.train_seconds:
-        settings.train_seconds, settings.steps = arguments.train_seconds, None
     if arguments.threads:
-        settings.threads = arguments.threads
-    report = run_demo(arguments.output, settings, show_progress=sys.stderr.isatty())
+        import torch
+
+        torch.set_num_threads(arguments.threads)
+    report = run_demo(output, overrides, quick=arguments.quick, show_progress=sys.stderr.isatty())
     for task, (metric, target) in TARGETS.items():
         value = report[task][metric]
         if arguments.quick:  # a few steps only check that everything runs; the targets are for the full demo
@@ -69,10 +78,22 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"{task:>14} {metric:<12} {value:.3f}  (target {target:.2f}: {mark})")
     run_info = report["_run"]
     print(
-        f"Trained {run_info['train_steps']} steps in {run_info['train_seconds']} s; ONNX checked in onnxruntime "
+        f"Trained {run_info['steps']} steps in {run_info['train_seconds']} s; ONNX checked in onnxruntime "
         f"(max |difference| {run_info['onnx_max_abs_difference']:.2e}); outputs in {arguments.output}/"
     )
     return 0
+
+
+def config_text(config: dict[str, Any], overrides: list[str]) -> str:
+    """The config with ``overrides`` applied, as YAML (JSON when PyYAML is not installed)."""
+    from torchbricks.training import apply_overrides
+
+    config = apply_overrides(config, overrides)
+    try:
+        import yaml
+    except ImportError:
+        return json.dumps(config, indent=2) + "\n"
+    return yaml.safe_dump(config, sort_keys=False, default_flow_style=None)
 
 
 demo_command = Command(

@@ -4,7 +4,7 @@ Example:
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> csv = folder / "metrics.csv"
-    >>> _ = csv.write_text("step,train/loss,train/shapes/f1\\n0,2.0,\\n1,1.0,0.5\\n2,0.5,0.7\\n")
+    >>> _ = csv.write_text("step,train/loss,train/shapes/f1,val/shapes/f1\\n0,2.0,,\\n1,1.0,0.5,\\n2,0.5,0.7,0.6\\n")
     >>> write_training_plot(csv, folder / "training.png").name
     'training.png'
 """
@@ -150,7 +150,15 @@ def write_pictures(model: torch.nn.Module, data: dict[str, torch.Tensor], folder
 
 
 def read_curves(path: Path) -> dict[str, list[tuple[float, float]]]:
-    """``{column: [(step, value), ...]}`` of a ``training.csv`` (training columns only; Lightning's CSV works too)."""
+    """``{"task/metric": [(step, value), ...]}`` of Lightning's ``metrics.csv``; validation ones as ``task/val metric``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> csv_file = pathlib.Path(tempfile.mkdtemp()) / "metrics.csv"
+        >>> _ = csv_file.write_text("epoch,step,train/loss,val/seg/mean_iou\\n0,9,2.5,\\n0,19,,0.75\\n")
+        >>> read_curves(csv_file)
+        {'loss': [(9.0, 2.5)], 'seg/val mean_iou': [(19.0, 0.75)]}
+    """
     curves: dict[str, list[tuple[float, float]]] = {}
     if not path.is_file():
         return curves
@@ -158,52 +166,102 @@ def read_curves(path: Path) -> dict[str, list[tuple[float, float]]]:
         for row in csv.DictReader(file):
             step = float(row.get("step") or 0)
             for name, value in row.items():
-                if name.startswith("train/") and value not in ("", None):
-                    curves.setdefault(name.removeprefix("train/"), []).append((step, float(value)))
+                if value in ("", None):
+                    continue
+                if name.startswith("train/"):
+                    key = name.removeprefix("train/")
+                elif name.startswith("val/"):
+                    task, _, metric = name.removeprefix("val/").rpartition("/")
+                    key = f"{task}/val {metric}" if task else f"val {metric}"
+                else:
+                    continue
+                curves.setdefault(key, []).append((step, float(value)))
     return curves
 
 
+PLOT_WIDTH, PLOT_HEIGHT, PLOT_LEFT, PLOT_TOP = 420, 170, 52, 26
+LEGEND_ROW = 16
+
+
 def write_training_plot(csv_path: Path, path: Path) -> Path:
-    """One panel per task (and the total loss): its loss and metrics against the training step."""
+    """Per task (rows; the total loss first) a loss panel and a metrics panel against the training step.
+
+    Training values are lines; validation values are dots in the same colour. The legend under each
+    panel gives every curve's last value.
+    """
     curves = read_curves(csv_path)
-    groups: dict[str, dict[str, list[tuple[float, float]]]] = {}
-    for name, points in sorted(curves.items()):
+    tasks: dict[str, dict[str, dict[str, list[tuple[float, float]]]]] = {}
+    for name, points in curves.items():
         task, _, metric = name.rpartition("/")
-        groups.setdefault(task or "total", {})[metric] = points
-    panel_width, panel_height, margin = 360, 220, 40
-    columns = max(1, min(3, len(groups)))
-    rows = max(1, math.ceil(len(groups) / columns))
-    sheet = Image.new("RGB", (panel_width * columns, panel_height * rows), (255, 255, 255))
+        kind = "loss" if metric.endswith("loss") else "metrics"
+        tasks.setdefault(task or "total", {"loss": {}, "metrics": {}})[kind][metric] = points
+    order = sorted(tasks, key=lambda task: (task != "total", task))
+    steps = [step for points in curves.values() for step, _ in points] or [0.0]
+    span = (min(steps), max(max(steps), min(steps) + 1))
+    legend_rows = max((_legend_rows(panel) for task in tasks.values() for panel in task.values()), default=1)
+    cell_width = PLOT_LEFT + PLOT_WIDTH + 20
+    cell_height = PLOT_TOP + PLOT_HEIGHT + 22 + legend_rows * LEGEND_ROW + 10
+    sheet = Image.new("RGB", (2 * cell_width, max(1, len(order)) * cell_height), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
-    font = _font(12)
-    for index, (task, metrics) in enumerate(groups.items()):
-        left, top = (index % columns) * panel_width, (index // columns) * panel_height
-        box = (left + margin, top + 24, left + panel_width - 12, top + panel_height - 28)
-        draw.rectangle(box, outline=(0, 0, 0))
-        draw.text((left + margin, top + 6), task, fill=(0, 0, 0), font=_font(14))
-        all_points = [point for points in metrics.values() for point in points]
-        steps = [step for step, _ in all_points] or [0.0]
-        low, high = min(steps), max(steps) or 1.0
-        draw.text((box[0], box[3] + 4), f"step {low:.0f}", fill=(80, 80, 80), font=font)
-        draw.text((box[2] - 60, box[3] + 4), f"step {high:.0f}", fill=(80, 80, 80), font=font)
-        for number, (metric, points) in enumerate(sorted(metrics.items())):
-            colour = _COLOURS[number % len(_COLOURS)]
-            values = [value for _, value in points]
-            lowest, highest = min(values), max(values)
-            span = (highest - lowest) or 1.0
-            line = [
-                (
-                    box[0] + (step - low) / max(high - low, 1.0) * (box[2] - box[0]),
-                    box[3] - (value - lowest) / span * (box[3] - box[1] - 4) - 2,
-                )
-                for step, value in points
-            ]
-            if len(line) > 1:
-                draw.line(line, fill=colour, width=2)
-            elif line:
-                draw.ellipse((line[0][0] - 2, line[0][1] - 2, line[0][0] + 2, line[0][1] + 2), fill=colour)
-            label = f"{metric} {values[-1]:.3f} (min {lowest:.2f}, max {highest:.2f})"
-            draw.text((box[0] + 4 + 170 * (number % 2), box[1] + 4 + 14 * (number // 2)), label, fill=colour, font=font)
+    for row, task in enumerate(order):
+        for column, kind in enumerate(("loss", "metrics")):
+            if not tasks[task][kind]:  # e.g. the total has a loss, no metrics
+                continue
+            origin = (column * cell_width, row * cell_height)
+            _panel(draw, origin, f"{task}: {kind}", tasks[task][kind], span, unit_range=kind == "metrics")
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)
     return path
+
+
+def _legend_rows(panel: dict[str, list[tuple[float, float]]]) -> int:
+    return math.ceil(len(panel) / 2)
+
+
+def _panel(
+    draw: ImageDraw.ImageDraw,
+    origin: tuple[int, int],
+    title: str,
+    panel: dict[str, list[tuple[float, float]]],
+    steps: tuple[float, float],
+    unit_range: bool,
+) -> None:
+    """One plot: axes with their ranges, a line per training curve, dots per validation curve, a legend."""
+    font = _font(12)
+    left, top = origin[0] + PLOT_LEFT, origin[1] + PLOT_TOP
+    right, bottom = left + PLOT_WIDTH, top + PLOT_HEIGHT
+    draw.text((left, origin[1] + 6), title, fill=(0, 0, 0), font=_font(14))
+    draw.rectangle((left, top, right, bottom), outline=(0, 0, 0))
+    values = [value for points in panel.values() for _, value in points]
+    low, high = (0.0, 1.0) if unit_range and min(values) >= 0 and max(values) <= 1 else (min(values), max(values))
+    high = high if high > low else low + 1.0
+    for value, y in ((high, top), (low, bottom - 12)):
+        draw.text((origin[0] + 4, y), f"{value:.2f}", fill=(80, 80, 80), font=font)
+    draw.text((left, bottom + 4), f"step {steps[0]:.0f}", fill=(80, 80, 80), font=font)
+    draw.text((right - 64, bottom + 4), f"step {steps[1]:.0f}", fill=(80, 80, 80), font=font)
+
+    def position(step: float, value: float) -> tuple[float, float]:
+        x = left + (step - steps[0]) / (steps[1] - steps[0]) * PLOT_WIDTH
+        return x, bottom - (value - low) / (high - low) * (PLOT_HEIGHT - 4) - 2
+
+    base_names = sorted({name.removeprefix("val ") for name in panel})
+    colours = {name: _COLOURS[index % len(_COLOURS)] for index, name in enumerate(base_names)}
+    for index, name in enumerate(sorted(panel, key=lambda name: (name.removeprefix("val "), name.startswith("val ")))):
+        points = [position(step, value) for step, value in panel[name]]
+        colour = colours[name.removeprefix("val ")]
+        if name.startswith("val "):
+            for x, y in points:
+                draw.ellipse((x - 4, y - 4, x + 4, y + 4), fill=colour, outline=(0, 0, 0))
+        elif len(points) > 1:
+            draw.line(points, fill=colour, width=2)
+        else:
+            draw.ellipse((points[0][0] - 2, points[0][1] - 2, points[0][0] + 2, points[0][1] + 2), fill=colour)
+        label = f"{name.removeprefix('val ')} ({'validation' if name.startswith('val ') else 'training'}) "
+        label += f"{panel[name][-1][1]:.3f}"
+        x = left + (index % 2) * (PLOT_WIDTH // 2)
+        y = bottom + 22 + (index // 2) * LEGEND_ROW
+        if name.startswith("val "):
+            draw.ellipse((x + 2, y + 2, x + 10, y + 10), fill=colour, outline=(0, 0, 0))
+        else:
+            draw.line((x, y + 6, x + 12, y + 6), fill=colour, width=3)
+        draw.text((x + 16, y), label, fill=(0, 0, 0), font=font)

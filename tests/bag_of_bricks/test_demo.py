@@ -12,7 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from bag_of_bricks.demo.run import DEMO_CONFIG, DemoSettings, augment, batches, evaluate, run_demo
+from bag_of_bricks.datasets import dihedral
+from bag_of_bricks.datasets import shapes as shapes_dataset
+from bag_of_bricks.demo.run import DEMO_CONFIG, DEMO_TRAIN_CONFIG, QUICK_OVERRIDES, TARGETS, run_demo
 from bag_of_bricks.demo.shapes import CLASS_NAMES, MAX_SHAPES, SHAPE_NAMES, make_shapes_batch
 from torchbricks import onnx_max_abs_differences
 from torchbricks.assembly import CONFIG_FILE, WEIGHTS_FOLDER, load_model, resolve_config
@@ -100,6 +102,14 @@ def test_shapes_differ_from_their_background(shapes: dict[str, torch.Tensor]) ->
 # -- augmentation ----------------------------------------------------------------------------------------------
 
 
+def augment(batch: dict[str, torch.Tensor], variant: int) -> dict[str, torch.Tensor]:
+    """The dataset's per-sample ``dihedral`` applied to every sample of a batch."""
+    samples = [
+        dihedral({name: value[i] for name, value in batch.items()}, variant) for i in range(len(batch["images"]))
+    ]
+    return {name: torch.stack([sample[name] for sample in samples]) for name in batch}
+
+
 @pytest.mark.parametrize("variant", range(8))
 def test_augment_moves_points_with_the_image_and_mask(shapes: dict[str, torch.Tensor], variant: int) -> None:
     augmented = augment(shapes, variant)
@@ -137,10 +147,16 @@ def test_augment_variants_are_the_eight_symmetries(shapes: dict[str, torch.Tenso
     assert torch.equal(shapes["points"], make_shapes_batch(16, seed=11)["points"])  # the input is not changed
 
 
-def test_batches_are_shuffled_augmented_and_reproducible(shapes: dict[str, torch.Tensor]) -> None:
+def test_augmented_shapes_are_shuffled_and_reproducible_from_the_seed() -> None:
+    from torchbricks.training import collate
+
+    data = shapes_dataset(count=16, seed=11, augment=True)
+
     def first_batches(seed: int) -> list[dict[str, torch.Tensor]]:
-        stream = batches(shapes, batch_size=4, generator=torch.Generator().manual_seed(seed))
-        return [next(stream) for _ in range(6)]  # more than one pass over the 16 images
+        torch.manual_seed(seed)  # the train run seeds everything (Lightning's seed_everything)
+        generator = torch.Generator().manual_seed(seed)
+        loader = torch.utils.data.DataLoader(data, batch_size=4, shuffle=True, collate_fn=collate, generator=generator)
+        return [batch for _ in range(2) for batch in loader]  # two passes over the 16 images
 
     first, again = first_batches(0), first_batches(0)
     assert all(batch["images"].shape == (4, 3, 64, 64) for batch in first)
@@ -149,17 +165,36 @@ def test_batches_are_shuffled_augmented_and_reproducible(shapes: dict[str, torch
             assert torch.equal(batch[name], repeated[name])
     other = first_batches(1)
     assert not all(torch.equal(a["images"], b["images"]) for a, b in zip(first, other, strict=True))
+    plain = shapes_dataset(count=16, seed=11)
+    assert any(not torch.equal(first[0]["images"][i], plain[i]["images"]) for i in range(4))  # flipped or turned
 
 
-def test_quick_settings_are_small() -> None:
-    quick = DemoSettings.quick()
-    default = DemoSettings()
-    assert default.steps == 400  # the default trains a fixed number of seeded steps: reproducible...
-    assert default.train_seconds is None  # ...not a time budget, whose figures depend on the machine's speed
-    assert quick.steps is not None
-    assert quick.steps < 20
-    assert quick.train_images < default.train_images
-    assert quick.train_images >= quick.batch_size
+# -- the demo's train config -------------------------------------------------------------------------------------
+
+
+def test_the_demo_is_a_train_run_of_fixed_seeded_steps() -> None:
+    from torchbricks.training import load_train_config
+
+    settings = load_train_config(DEMO_TRAIN_CONFIG)
+    assert settings["trainer"]["max_steps"] == 400  # steps, not seconds: the same figures on any machine
+    assert "max_time" not in settings["trainer"]
+    assert settings["model"] == resolve_config(DEMO_CONFIG)
+    assert [spec["name"] for spec in settings["data"]["train"]] == ["shapes"]
+    quick = load_train_config(DEMO_TRAIN_CONFIG, QUICK_OVERRIDES)
+    assert quick["trainer"]["max_steps"] < 20
+    assert quick["data"]["batch_size"] <= quick["data"]["train"][0]["count"] < settings["data"]["train"][0]["count"]
+
+
+def test_print_config_gives_a_config_that_torchbricks_train_accepts(tmp_path: Path, capsys) -> None:
+    from torchbricks.cli import main
+    from torchbricks.training import load_train_config
+
+    assert main(["demo", "--print-config", "--steps", "7"]) == 0
+    path = tmp_path / "demo.yaml"
+    path.write_text(capsys.readouterr().out)
+    settings = load_train_config(path)
+    assert settings["trainer"]["max_steps"] == 7
+    assert settings == load_train_config(DEMO_TRAIN_CONFIG, ["trainer.max_steps=7"])
 
 
 # -- the demo end to end (quick setting) ---------------------------------------------------------------------
@@ -168,7 +203,7 @@ def test_quick_settings_are_small() -> None:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     output = tmp_path_factory.mktemp("demo")
-    report = run_demo(output, DemoSettings.quick(), show_progress=False)
+    report = run_demo(output, quick=True, show_progress=False)
     return output, report
 
 
@@ -179,7 +214,8 @@ def test_demo_writes_every_output(demo: tuple[Path, dict[str, Any]]) -> None:
     assert (output / "model" / WEIGHTS_FOLDER / "backbone.safetensors").is_file()
     assert (output / "model.onnx").stat().st_size > 0
     assert (output / "graph.md").is_file()
-    assert (output / "metrics.json").is_file()
+    assert (output / "config.json").is_file()
+    assert (output / "checkpoints" / "last.ckpt").is_file()
     assert sorted(path.name for path in (output / "visualizations").glob("*.png")) == sorted(
         f"{task}.png" for task in TASKS
     )
@@ -188,16 +224,17 @@ def test_demo_writes_every_output(demo: tuple[Path, dict[str, Any]]) -> None:
 @pytest.mark.slow
 def test_demo_metrics(demo: tuple[Path, dict[str, Any]]) -> None:
     output, report = demo
-    assert json.loads((output / "metrics.json").read_text()) == report
-    assert set(report) == {*TASKS, "_run"}
-    assert {"exact_match", "f1"} <= set(report["shapes"])
-    assert "mean_iou" in report["segmentation"]
-    assert {"f1", "precision", "recall"} <= set(report["centres"])
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert metrics == {task: report[task] for task in TASKS}  # only the metrics: the same run, the same file
+    assert {"exact_match", "f1"} <= set(metrics["shapes"])
+    assert "mean_iou" in metrics["segmentation"]
+    assert {"f1", "precision", "recall"} <= set(metrics["centres"])
     for task in TASKS:
-        assert all(0.0 <= value <= 1.0 for value in report[task].values()), report[task]
-    run = report["_run"]
+        assert all(0.0 <= value <= 1.0 for value in metrics[task].values()), metrics[task]
+    run = json.loads((output / "run.json").read_text())
+    assert run == report["_run"]
     assert run["onnx_max_abs_difference"] < 1e-3
-    assert run["settings"]["steps"] == DemoSettings.quick().steps == run["train_steps"]
+    assert run["steps"] == 4
     assert run["train_seconds"] <= run["total_seconds"]
 
 
@@ -223,29 +260,42 @@ def test_demo_graph_is_a_mermaid_block(demo: tuple[Path, dict[str, Any]]) -> Non
         assert name in text
 
 
+def evaluate(model: torch.nn.Module, data: dict[str, torch.Tensor], batch_size: int) -> dict[str, dict[str, float]]:
+    """Held-out metrics per task, computed here by plain PyTorch: ``{"task": {"metric": value}}``."""
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(data["images"]), batch_size):
+            model({name: value[start : start + batch_size] for name, value in data.items()}, groups="validation")
+    metrics: dict[str, dict[str, float]] = {}
+    for key, value in model.summarize(reset=True).items():
+        task, _, metric = key.partition("/")
+        metrics.setdefault(task, {})[metric] = float(value)
+    return metrics
+
+
 @pytest.mark.slow
 def test_demo_model_folder_reloads_with_the_same_results(demo: tuple[Path, dict[str, Any]]) -> None:
     output, report = demo
     model = load_model(output / "model")
     assert model.config == resolve_config(DEMO_CONFIG)
-    settings = DemoSettings.quick()
-    validation = make_shapes_batch(settings.validation_images, seed=settings.seed + 1)
+    spec = json.loads((output / "config.json").read_text())["data"]["validation"][0]
+    validation = make_shapes_batch(spec["count"], seed=spec["seed"])
     # the reloaded model gives what the trained model exported to ONNX ...
     differences = onnx_max_abs_differences(output / "model.onnx", model, {"images": validation["images"][:3]})
     assert max(differences.values()) < 1e-3
-    # ... and the held-out metrics the demo reported
-    metrics = evaluate(model, validation, settings.batch_size)
+    # ... and the held-out metrics the train run reported
+    metrics = evaluate(model, validation, 32)
     for task in TASKS:
         assert metrics[task] == pytest.approx(report[task], abs=2e-3), task
 
 
 @pytest.mark.slow
-def test_the_same_demo_command_gives_the_same_metrics(demo: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+def test_the_same_demo_command_writes_the_same_metrics_json(demo: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     """Training is counted in seeded steps, so a second run lands exactly the same figures."""
-    _, first = demo
-    again = run_demo(tmp_path / "again", DemoSettings.quick(), show_progress=False)
-    assert {task: first[task] for task in TASKS} == {task: again[task] for task in TASKS}
-    assert again["_run"]["train_steps"] == first["_run"]["train_steps"]
+    output, first = demo
+    again = run_demo(tmp_path / "again", quick=True, show_progress=False)
+    assert (tmp_path / "again" / "metrics.json").read_bytes() == (output / "metrics.json").read_bytes()
+    assert again["_run"]["steps"] == first["_run"]["steps"]
 
 
 @pytest.mark.slow
@@ -257,23 +307,23 @@ def test_the_demo_command_does_not_judge_a_quick_run_against_the_full_targets(tm
     assert "below target" not in printed
     assert "(quick run: the full demo's target is 0.95)" in printed
     assert (tmp_path / "quick" / "metrics.json").is_file()
+    assert set(TARGETS) == set(TASKS)
 
 
 @pytest.mark.slow
 def test_demo_pictures_show_image_truth_and_prediction_and_the_training_curves(
     demo: tuple[Path, dict[str, Any]],
 ) -> None:
-    output, report = demo
+    output, _ = demo
     for task in TASKS:
         with Image.open(output / "pictures" / f"{task}.png") as picture:
             assert picture.format == "PNG"
             width, height = picture.size
         assert width == 3 * 192  # image | ground truth | prediction
         assert height > 4 * 192  # four rows, a header and a legend
-    rows = (output / "training.csv").read_text().strip().splitlines()
-    assert rows[0].split(",")[0] == "step"
-    assert {f"train/{task}/loss" for task in TASKS} <= set(rows[0].split(","))
-    assert len(rows) == 1 + report["_run"]["train_steps"]
+    header = (output / "logs" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {f"train/{task}/loss" for task in TASKS} <= set(header)  # each task's loss over the steps...
+    assert {"train/segmentation/mean_iou", "val/segmentation/mean_iou", "train/shapes/exact_match"} <= set(header)
     with Image.open(output / "pictures" / "training.png") as plot:
         assert plot.format == "PNG"
         assert np.asarray(plot.convert("L")).std() > 0

@@ -29,8 +29,10 @@ def test_train_writes_a_loadable_model_metrics_logs_and_pictures(tmp_path: Path,
     report = train(quiet_trainer(config), tmp_path, progress=False)
     assert report["_run"]["steps"] == 2
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(metrics) == {"shapes", "segmentation", "centres", "_run"}
+    assert metrics == {task: values for task, values in report.items() if task != "_run"}  # metrics only
+    assert set(metrics) == {"shapes", "segmentation", "centres"}
     assert "mean_iou" in metrics["segmentation"]
+    assert json.loads((tmp_path / "run.json").read_text()) == report["_run"]
     model = load_model(tmp_path / "model")
     assert model.config["tasks"]["segmentation"]["num_classes"] == 4
     assert (tmp_path / "logs" / "metrics.csv").read_text().startswith(("epoch", "step", "train", "val"))
@@ -48,6 +50,7 @@ def test_same_config_gives_the_same_metrics_and_resume_continues(tmp_path: Path,
     second = train(quiet_trainer(tiny_config()), tmp_path / "b", progress=False)
     strip = lambda report: {key: value for key, value in report.items() if key != "_run"}  # noqa: E731
     assert strip(first) == strip(second)
+    assert (tmp_path / "a" / "metrics.json").read_bytes() == (tmp_path / "b" / "metrics.json").read_bytes()
     resumed = train(quiet_trainer(tiny_config()), tmp_path / "a", overrides=["trainer.max_steps=3"], resume=True)
     assert resumed["_run"]["steps"] == 3
     with pytest.raises(Exception, match="no checkpoint"):
@@ -161,7 +164,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((output / "metrics.json").read_text())
-    assert report["_run"]["steps"] == 2
+    assert json.loads((output / "run.json").read_text())["steps"] == 2
     model = load_model(output / "model")
     from bag_of_bricks.datasets import shapes
 
@@ -175,3 +178,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path: Path) -> None:
     written = sorted(str(item.relative_to(output)) for item in output.rglob("*") if item.is_file())
     assert len([name for name in written if name.endswith("metrics.json")]) == 1
     assert not [name for name in written if "version_" in name]  # one logger folder, from rank 0
+    rows = (output / "logs" / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,step")
+    assert rows.count(rows[0]) == 1  # one process wrote the log
+    assert len(rows) == len(set(rows))

@@ -4,7 +4,8 @@ Each stage runs the collection's groups for it (``Stage.TRAIN``/``VALIDATION``/`
 runs ``INFERENCE``). The loss is the sum of ``extract_losses``; every loss is logged
 (``train/segmentation/loss``), metrics are logged at the end of each epoch from ``summarize`` with
 the stage as prefix (``val/segmentation/mean_iou``; torchmetrics synchronises them across
-processes), and visualizations go to loggers that take images (TensorBoard).
+processes), and after each validation the visualization bricks' pictures of its first images go to the loggers
+that take images (TensorBoard, or any logger with ``log_image``).
 
 The seed's arguments still work: ``LightningBrickCollection(path_experiments=..., experiment_name=...,
 brick_collection=model, create_optimizers_func=partial(torch.optim.SGD, lr=0.05))``.
@@ -22,6 +23,7 @@ import torch
 from torchbricks.groups import Stage
 from torchbricks.training._lightning import lightning
 from torchbricks.training._optim import create_optimizer, create_scheduler
+from torchbricks.training._pictures import log_sheets, takes_images, visualization_sheets
 
 _pl = lightning()
 
@@ -40,6 +42,10 @@ class LightningBrickCollection(_pl.LightningModule):
             Lightning's ``configure_optimizers`` may return (an optimizer, lists, a dict).
         train_groups: the groups run in training (default ``Stage.TRAIN``: model, losses, metrics).
         metrics_every_n_steps: also log (and reset) the training metrics every this many steps.
+        log_visualizations: after each validation, the visualization bricks draw this many of its first
+            images and the pictures go to the loggers that take images (0: none).
+        channels_last: keep 4-D weights (so convolutions) in channels-last memory: faster on CPUs (oneDNN)
+            and on GPUs with tensor cores; the saved weights are the same.
         path_experiments, experiment_name: accepted for the seed's signature (the Trainer's
             ``default_root_dir`` and loggers decide where logs go).
 
@@ -61,6 +67,8 @@ class LightningBrickCollection(_pl.LightningModule):
         create_optimizers_func: Callable[..., Any] | None = None,
         train_groups: Any = Stage.TRAIN,
         metrics_every_n_steps: int | None = None,
+        channels_last: bool = False,
+        log_visualizations: int = 8,
         path_experiments: str | Path | None = None,
         experiment_name: str | None = None,
     ) -> None:
@@ -71,6 +79,12 @@ class LightningBrickCollection(_pl.LightningModule):
         self.create_optimizers_func = create_optimizers_func
         self.train_groups = train_groups
         self.metrics_every_n_steps = metrics_every_n_steps
+        self.channels_last = channels_last
+        self.log_visualizations = log_visualizations
+        self._visualization_batch: dict[str, Any] | None = None
+        self.validated_at_step: int | None = None  # the global step of the last validation (not the sanity check)
+        if channels_last:
+            brick_collection.to(memory_format=torch.channels_last)
         self.path_experiments = path_experiments
         self.experiment_name = experiment_name
 
@@ -109,6 +123,8 @@ class LightningBrickCollection(_pl.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_index: int) -> None:
+        if batch_index == 0 and self._visualization_batch is None and self._logs_images():
+            self._visualization_batch = _first_samples(batch, self.log_visualizations)
         self._step(batch, Stage.VALIDATION, Stage.VALIDATION)
 
     def test_step(self, batch: dict[str, Any], batch_index: int) -> None:
@@ -129,6 +145,16 @@ class LightningBrickCollection(_pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         self._log_metrics(Stage.VALIDATION)
+        if self._trainer is not None and not self.trainer.sanity_checking:
+            self.validated_at_step = self.global_step
+            if self._visualization_batch is not None and self.trainer.is_global_zero:
+                sheets = visualization_sheets(self.brick_collection, self._visualization_batch)
+                log_sheets(self.trainer.loggers, sheets, self.global_step)
+
+    def _logs_images(self) -> bool:
+        if not self.log_visualizations or self._trainer is None:
+            return False
+        return self.trainer.is_global_zero and any(takes_images(logger) for logger in self.trainer.loggers)
 
     def on_test_epoch_start(self) -> None:
         self.brick_collection.reset_metrics()
@@ -138,8 +164,8 @@ class LightningBrickCollection(_pl.LightningModule):
 
     def _log_metrics(self, stage: Stage) -> None:
         """Log ``summarize`` (synchronised by torchmetrics) as ``<stage>/<task>/<metric>`` and reset."""
-        if self._trainer is None:
-            return
+        if self._trainer is None or not _metrics_updated(self.brick_collection):
+            return  # e.g. the training epoch ends right after a validation: no training batch since the reset
         try:
             summary = task_metrics(self.brick_collection, reset=True)
         except (RuntimeError, ValueError):  # no metric saw data (e.g. no labelled sample yet)
@@ -196,6 +222,25 @@ def flatten_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
         elif (isinstance(value, torch.Tensor) and value.numel() == 1) or isinstance(value, int | float):
             flat[name] = float(value)
     return flat
+
+
+def _metrics_updated(collection: torch.nn.Module) -> bool:
+    """Whether some torchmetrics metric of the collection has seen a batch since its last reset."""
+    from torchmetrics import Metric
+
+    return any(module.update_count > 0 for module in collection.modules() if isinstance(module, Metric))
+
+
+def _first_samples(batch: Mapping[str, Any], count: int) -> dict[str, Any]:
+    """The first ``count`` samples of a batch: tensors detached and copied, lists shortened, the rest as is."""
+    samples: dict[str, Any] = {}
+    for name, value in batch.items():
+        if isinstance(value, torch.Tensor) and value.ndim:
+            value = value[:count].detach().clone()
+        elif isinstance(value, list | tuple):
+            value = list(value[:count])
+        samples[name] = value
+    return samples
 
 
 def _batch_size(batch: Mapping[str, Any]) -> int:

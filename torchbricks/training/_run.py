@@ -5,8 +5,10 @@ Output folder::
     config.json          the resolved train config (every default filled in)
     model/               the trained model (best if ``checkpoint.monitor`` is set, else last): load_model
     checkpoints/         Lightning's checkpoints (last.ckpt resumes the run)
-    metrics.json         {"task": {"metric": value}} on the validation data
-    logs/                metrics.csv (and TensorBoard events when tensorboard is installed)
+    metrics.json         {"task": {"metric": value}} on the validation data (the same run writes the same file)
+    run.json             steps, training seconds, seed
+    logs/                metrics.csv (and TensorBoard events, with the visualizations, when tensorboard or
+                         tensorboardX is installed)
     visualizations/      one PNG per task: validation images with the predictions drawn
 
 Only the process of global rank 0 writes files; under DDP the metrics are synchronised first.
@@ -14,8 +16,10 @@ Only the process of global rank 0 writes files; under DDP the metrics are synchr
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -86,25 +90,33 @@ def train(
 
         raise ConfigError(f"Cannot resume: there is no checkpoint '{checkpoint}'")
     started = time.perf_counter()
-    trainer.fit(module, train_loader, validation_loader, ckpt_path=str(checkpoint) if resume else None)
+    with warnings.catch_warnings():
+        if only_frozen_bricks_in_eval_mode(model):  # not-trainable bricks keep their model in eval mode by design
+            warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+        trainer.fit(module, train_loader, validation_loader, ckpt_path=str(checkpoint) if resume else None)
     train_seconds = time.perf_counter() - started
     best = trainer.checkpoint_callback.best_model_path if settings["checkpoint"]["monitor"] else ""
     if best:
         state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
-    metrics = evaluate(trainer, module, validation_loader) if validation_loader is not None else {}
-    report = {
-        **metrics,
-        "_run": {"steps": int(trainer.global_step), "train_seconds": round(train_seconds, 1), "seed": settings["seed"]},
-    }
+    metrics: dict[str, dict[str, float]] = {}
+    if validation_loader is not None:
+        last_validation = module.validated_at_step == trainer.global_step and not best
+        metrics = (
+            nested_metrics(trainer.callback_metrics)
+            if last_validation
+            else evaluate(trainer, module, validation_loader)
+        )
+    run = {"steps": int(trainer.global_step), "train_seconds": round(train_seconds, 1), "seed": settings["seed"]}
     if trainer.is_global_zero:
         from torchbricks.assembly import save_model
 
         save_model(model, output / "model", exist_ok=True)
-        (output / "metrics.json").write_text(json.dumps(report, indent=2, sort_keys=True))
+        (output / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+        (output / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True))
         if validation_sets and settings["visualizations"]:
             write_visualizations(model, validation_sets, output / "visualizations", settings["visualizations"])
-    return report
+    return {**metrics, "_run": run}
 
 
 def with_labelled_masks(model_config: dict[str, Any], partial: Iterable[str]) -> dict[str, Any]:
@@ -123,6 +135,29 @@ def with_labelled_masks(model_config: dict[str, Any], partial: Iterable[str]) ->
             task["labelled"] = labelled_name(task["targets"])
         tasks[name] = task
     return {**model_config, "tasks": tasks}
+
+
+def only_frozen_bricks_in_eval_mode(model: torch.nn.Module) -> bool:
+    """Whether every module in eval mode is inside a not-trainable brick (which keeps its model in eval mode).
+
+    Example:
+        >>> from torch import nn
+        >>> from torchbricks import BrickCollection, BrickNotTrainable, BrickTrainable
+        >>> only_frozen_bricks_in_eval_mode(BrickCollection({"a": BrickNotTrainable(nn.BatchNorm1d(2), ["x"], ["y"])}))
+        True
+        >>> head = nn.Linear(2, 2).eval()
+        >>> only_frozen_bricks_in_eval_mode(BrickCollection({"a": BrickTrainable(head, ["x"], ["y"])}))
+        False
+    """
+    from torchbricks.bricks import BrickModule
+
+    frozen = {
+        id(module)
+        for brick in model.modules()
+        if isinstance(brick, BrickModule) and not brick.trainable and isinstance(brick.model, torch.nn.Module)
+        for module in brick.model.modules()
+    }
+    return all(module.training or id(module) in frozen for module in model.modules())
 
 
 def _build_dataset(spec: Any, path: str) -> Any:
@@ -158,6 +193,8 @@ def _module(model: torch.nn.Module, settings: Mapping[str, Any]) -> Any:
         scheduler=settings["scheduler"],
         train_groups=Stage.TRAIN if groups is None else set(groups),
         metrics_every_n_steps=settings["metrics_every_n_steps"],
+        channels_last=settings["channels_last"],
+        log_visualizations=settings["visualizations"],
     )
 
 
@@ -173,12 +210,8 @@ def _trainer(pl: Any, settings: Mapping[str, Any], output: Path, progress: bool 
         )
     ]
     loggers = [pl.loggers.CSVLogger(output, name="logs", version="")]
-    try:
-        import tensorboard  # noqa: F401
-
+    if any(importlib.util.find_spec(name) is not None for name in ("tensorboard", "tensorboardX")):
         loggers.append(pl.loggers.TensorBoardLogger(output, name="logs", version=""))
-    except ImportError:
-        pass
     arguments: dict[str, Any] = {"enable_model_summary": False, "log_every_n_steps": 10}
     if progress is not None:
         arguments["enable_progress_bar"] = progress
@@ -191,8 +224,18 @@ def _trainer(pl: Any, settings: Mapping[str, Any], output: Path, progress: bool 
 def evaluate(trainer: Any, module: Any, loader: Any) -> dict[str, dict[str, float]]:
     """Validation metrics (synchronised across processes) as ``{"task": {"metric": value}}``."""
     results = trainer.validate(module, loader, verbose=False)
+    return nested_metrics(results[0] if results else {})
+
+
+def nested_metrics(logged: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+    """``val/<task>/<metric>`` values (losses left out) as ``{"task": {"metric": value}}``.
+
+    Example:
+        >>> nested_metrics({"val/seg/mean_iou": 0.5, "val/seg/loss": 1.0, "train/loss": 2.0, "val/accuracy": 1})
+        {'seg': {'mean_iou': 0.5}, 'model': {'accuracy': 1.0}}
+    """
     nested: dict[str, dict[str, float]] = {}
-    for key, value in (results[0] if results else {}).items():
+    for key, value in logged.items():
         name = key.removeprefix("val/")
         if name == key or name == "loss" or name.endswith("/loss"):
             continue
@@ -203,28 +246,9 @@ def evaluate(trainer: Any, module: Any, loader: Any) -> dict[str, dict[str, floa
 
 def write_visualizations(model: torch.nn.Module, datasets: list[Any], folder: Path, count: int) -> list[Path]:
     """One PNG per task: the first ``count`` validation images, predictions drawn by the task's visualizer."""
-    from PIL import Image
-
     from torchbricks.training._data import collate
+    from torchbricks.training._pictures import save_sheets, visualization_sheets
 
     dataset = combine(datasets)
     batch = collate([dataset[index] for index in range(min(count, len(dataset)))], placeholders(datasets))
-    model.eval()
-    with torch.no_grad():
-        outputs = model(batch, groups={"MODEL", "VISUALIZATION"})
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, pictures in outputs.items():
-        if not name.endswith("/visualization") or not isinstance(pictures, list | tuple) or not pictures:
-            continue
-        width, height = pictures[0].size
-        sheet = Image.new("RGB", (width * len(pictures), height))
-        for index, picture in enumerate(pictures):
-            sheet.paste(picture, (index * width, 0))
-        if width < 128:
-            scale = max(1, 256 // width)
-            sheet = sheet.resize((sheet.width * scale, sheet.height * scale), Image.NEAREST)
-        path = folder / f"{name.removesuffix('/visualization').replace('/', '_')}.png"
-        sheet.save(path)
-        written.append(path)
-    return written
+    return save_sheets(visualization_sheets(model, batch), folder)
