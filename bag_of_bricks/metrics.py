@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from torchmetrics import Metric
+from torchmetrics.detection import MeanAveragePrecision
 from torchmetrics.utilities.data import dim_zero_cat
 
 __all__ = ["BoxDetectionF1", "BoxMeanAveragePrecision", "ConcatenatePredictionAndTarget", "PointDetectionF1"]
@@ -106,7 +107,7 @@ def map_backend() -> str | None:
     return next((name for name in MAP_BACKENDS if importlib.util.find_spec(name) is not None), None)
 
 
-class BoxMeanAveragePrecision(Metric):
+class BoxMeanAveragePrecision(MeanAveragePrecision):
     """COCO mean average precision of detected boxes (torchmetrics ``MeanAveragePrecision``).
 
     Reads what the other box metrics read: ``predictions [B, P, 6]`` (x1, y1, x2, y2, class, score)
@@ -122,12 +123,7 @@ class BoxMeanAveragePrecision(Metric):
         1.0
     """
 
-    full_state_update = False
-
     def __init__(self, backend: str | None = None, **kwargs: Any) -> None:
-        super().__init__()
-        from torchmetrics.detection import MeanAveragePrecision
-
         from torchbricks.errors import MissingDependencyError
 
         backend = backend or map_backend()
@@ -135,11 +131,9 @@ class BoxMeanAveragePrecision(Metric):
             raise MissingDependencyError(
                 "BoxMeanAveragePrecision needs pycocotools or faster-coco-eval: pip install 'torchbricks[train]'"
             )
-        self.mean_average_precision = MeanAveragePrecision(
-            box_format="xyxy", iou_type="bbox", backend=backend, **kwargs
-        )
+        super().__init__(box_format="xyxy", iou_type="bbox", backend=backend, **kwargs)
 
-    def update(self, predictions: torch.Tensor, targets: torch.Tensor) -> None:
+    def update(self, predictions: torch.Tensor, targets: torch.Tensor) -> None:  # type: ignore[override]
         """One batch of padded box predictions and targets (rows of class ``-1`` are left out)."""
         detections, truths = [], []
         for sample_predictions, sample_targets in zip(
@@ -152,15 +146,12 @@ class BoxMeanAveragePrecision(Metric):
                 {"boxes": sample_predictions[:, :4], "scores": sample_predictions[:, 5], "labels": labels}
             )
             truths.append({"boxes": sample_targets[:, :4], "labels": sample_targets[:, 4].long()})
-        self.mean_average_precision.update(detections, truths)
+        super().update(detections, truths)
 
     def compute(self) -> dict[str, torch.Tensor]:
-        values = self.mean_average_precision.compute()
+        """``map``, ``map_50``, ``map_75`` and ``mar_100`` (scalars) of every box so far."""
+        values = super().compute()
         return {name: values[name] for name in MAP_KEYS}
-
-    def reset(self) -> None:
-        super().reset()
-        self.mean_average_precision.reset()
 
 
 class ConcatenatePredictionAndTarget(Metric):

@@ -17,11 +17,13 @@ from torch import nn
 
 from bag_of_bricks import tasks
 from bag_of_bricks.demo.shapes import make_shapes_batch
+from bag_of_bricks.metrics import map_backend
 from torchbricks import BrickCollection, registry
 from torchbricks.bricks import BrickLoss, BrickTrainable
 
 IMAGE_SIZE = 32
 CHANNELS = 16
+MAP_METRICS = ("map", "map_50", "map_75", "mar_100")
 
 
 class TinyStem(nn.Module):
@@ -116,7 +118,7 @@ CASES = {
         {"num_classes": 2, "targets": "boxes", "stride": 4, "hidden": 16, "max_boxes": 5},
         boxes_batch,
         ("heatmap", "regression", "boxes", "loss"),
-        ("f1", "precision", "recall"),
+        ("f1", "precision", "recall", *(MAP_METRICS if map_backend() else ())),  # mAP by default when it can run
         "dense",
         16,
     ),
@@ -228,6 +230,24 @@ def test_task_visualizer_draws_one_picture_per_image(task: str) -> None:
     pictures = outputs["task/visualization"]
     assert len(pictures) == 3
     assert all(isinstance(picture, Image.Image) and picture.size == (IMAGE_SIZE, IMAGE_SIZE) for picture in pictures)
+
+
+@pytest.mark.skipif(map_backend() is None, reason="needs pycocotools or faster-coco-eval")
+def test_object_detection_with_mean_average_precision_summarises_map_next_to_f1() -> None:
+    torch.manual_seed(0)
+    model = build("object_detection", mean_average_precision=True, score_threshold=0.0).eval()
+    with torch.no_grad():
+        model(boxes_batch(4), groups="validation")
+    summary = summary_floats(model)
+    assert set(summary) == {f"task/{metric}" for metric in ("f1", "precision", "recall", *MAP_METRICS)}
+    assert all(0.0 <= value <= 1.0 for value in summary.values())
+
+
+def test_object_detection_without_mean_average_precision_summarises_f1_only() -> None:
+    model = build("object_detection", mean_average_precision=False, score_threshold=0.0).eval()
+    with torch.no_grad():
+        model(boxes_batch(4), groups="validation")
+    assert set(summary_floats(model)) == {"task/f1", "task/precision", "task/recall"}
 
 
 def test_two_tasks_of_one_factory_live_side_by_side() -> None:

@@ -23,6 +23,13 @@ def test_defaults_are_filled_in(config: dict[str, Any]) -> None:
     assert resolved["model"]["backbone"]["name"] == "torchbricks:resnet18"
     assert resolved["data"]["num_workers"] == 0
     assert resolved["checkpoint"] == {"monitor": None, "mode": "max"}
+    assert resolved["channels_last"] is False
+
+
+def test_channels_last_is_read_from_the_config_and_from_overrides(config: dict[str, Any]) -> None:
+    assert load_train_config({**config, "channels_last": True})["channels_last"] is True
+    assert load_train_config(config, ("channels_last=true",))["channels_last"] is True
+    assert "channels_last: must be true or false, got 'yes'" in problems_of({**config, "channels_last": "yes"})
 
 
 def test_overrides_set_dotted_paths_and_list_items(config: dict[str, Any]) -> None:
@@ -66,6 +73,8 @@ def test_bad_overrides_are_reported(config: dict[str, Any], override: str) -> No
         ("metrics_every_n_steps=0", "metrics_every_n_steps: must be a positive integer"),
         ("train_groups=MODEL", "train_groups: must be a list"),
         ("visualizations=-1", "visualizations: must be a number"),
+        ("channels_last='yes'", "channels_last: must be true or false, got 'yes'"),
+        ("channels_last=1", "channels_last: must be true or false, got 1"),
     ],
 )
 def test_every_config_problem_names_its_path(config: dict[str, Any], override: str, expected: str) -> None:

@@ -83,7 +83,7 @@ def train(
     trainer = _trainer(pl, settings, output, progress, has_validation=validation_loader is not None)
     if trainer.is_global_zero:
         output.mkdir(parents=True, exist_ok=True)
-        (output / "config.json").write_text(json.dumps(settings, indent=2, default=str))
+        write_json(output / "config.json", settings)
     checkpoint = output / "checkpoints" / LAST_CHECKPOINT
     if resume and not checkpoint.is_file():
         from torchbricks.errors import ConfigError
@@ -112,11 +112,18 @@ def train(
         from torchbricks.assembly import save_model
 
         save_model(model, output / "model", exist_ok=True)
-        (output / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
-        (output / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True))
+        write_json(output / "metrics.json", metrics, sort_keys=True)
+        write_json(output / "run.json", run, sort_keys=True)
         if validation_sets and settings["visualizations"]:
             write_visualizations(model, validation_sets, output / "visualizations", settings["visualizations"])
     return {**metrics, "_run": run}
+
+
+def write_json(path: Path, content: Any, sort_keys: bool = False) -> None:
+    """``content`` as indented JSON, written atomically (a reader never sees half a file)."""
+    from torchbricks._files import atomic_write_bytes
+
+    atomic_write_bytes(path, json.dumps(content, indent=2, sort_keys=sort_keys, default=str).encode())
 
 
 def with_labelled_masks(model_config: dict[str, Any], partial: Iterable[str]) -> dict[str, Any]:
