@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -53,6 +54,11 @@ def test_same_config_gives_the_same_metrics_and_resume_continues(tmp_path: Path,
     assert (tmp_path / "a" / "metrics.json").read_bytes() == (tmp_path / "b" / "metrics.json").read_bytes()
     resumed = train(quiet_trainer(tiny_config()), tmp_path / "a", overrides=["trainer.max_steps=3"], resume=True)
     assert resumed["_run"]["steps"] == 3
+    with (tmp_path / "a" / "logs" / "metrics.csv").open(newline="") as file:
+        logged_steps = [int(row["step"]) for row in csv.DictReader(file) if row.get("train/loss")]
+    assert len(logged_steps) == 3  # the log goes on: the two steps from before the resume are kept...
+    assert logged_steps[:2] == [0, 1]
+    assert logged_steps[2] > 1  # ...followed by the resumed step (numbered by Lightning)
     with pytest.raises(Exception, match="no checkpoint"):
         train(quiet_trainer(tiny_config()), tmp_path / "empty", resume=True)
 

@@ -16,7 +16,9 @@ Only the process of global rank 0 writes files; under DDP the metrics are synchr
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
 import json
 import time
 import warnings
@@ -30,6 +32,7 @@ from torchbricks.training._config import load_train_config
 from torchbricks.training._data import Collate, combine, labelled_name, partial_names, placeholders
 
 LAST_CHECKPOINT = "last.ckpt"
+LOG_FILE = Path("logs") / "metrics.csv"
 
 
 def train(
@@ -68,6 +71,12 @@ def train(
     settings = load_train_config(config, overrides)
     pl = lightning()
     output = Path(output)
+    checkpoint = output / "checkpoints" / LAST_CHECKPOINT
+    if resume and not checkpoint.is_file():
+        from torchbricks.errors import ConfigError
+
+        raise ConfigError(f"Cannot resume: there is no checkpoint '{checkpoint}'")
+    logged_before = read_log(output / LOG_FILE) if resume else []  # Lightning's CSV logger starts its file anew
     pl.seed_everything(settings["seed"], workers=True, verbose=False)
     train_sets = [_build_dataset(spec, f"data.train[{index}]") for index, spec in enumerate(settings["data"]["train"])]
     validation_sets = [
@@ -84,11 +93,6 @@ def train(
     if trainer.is_global_zero:
         output.mkdir(parents=True, exist_ok=True)
         write_json(output / "config.json", settings)
-    checkpoint = output / "checkpoints" / LAST_CHECKPOINT
-    if resume and not checkpoint.is_file():
-        from torchbricks.errors import ConfigError
-
-        raise ConfigError(f"Cannot resume: there is no checkpoint '{checkpoint}'")
     started = time.perf_counter()
     with warnings.catch_warnings():
         if only_frozen_bricks_in_eval_mode(model):  # not-trainable bricks keep their model in eval mode by design
@@ -114,6 +118,8 @@ def train(
         save_model(model, output / "model", exist_ok=True)
         write_json(output / "metrics.json", metrics, sort_keys=True)
         write_json(output / "run.json", run, sort_keys=True)
+        if logged_before:
+            merge_log(logged_before, output / LOG_FILE)
         if validation_sets and settings["visualizations"]:
             write_visualizations(model, validation_sets, output / "visualizations", settings["visualizations"])
     return {**metrics, "_run": run}
@@ -124,6 +130,32 @@ def write_json(path: Path, content: Any, sort_keys: bool = False) -> None:
     from torchbricks._files import atomic_write_bytes
 
     atomic_write_bytes(path, json.dumps(content, indent=2, sort_keys=sort_keys, default=str).encode())
+
+
+def read_log(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV log (empty when there is none)."""
+    if not path.is_file():
+        return []
+    with path.open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def merge_log(before: list[dict[str, str]], path: Path) -> None:
+    """Put the rows logged before a resume in front of the resumed run's rows in ``path``, columns united.
+
+    Rows from before with a step the resumed run logged again (logged after the checkpoint) are dropped.
+    """
+    after = read_log(path)
+    first_step = min((int(row["step"]) for row in after if row.get("step")), default=None)
+    kept = [row for row in before if first_step is None or not row.get("step") or int(row["step"]) < first_step]
+    columns = list(dict.fromkeys(name for row in [*kept, *after] for name in row))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows([*kept, *after])
+    from torchbricks._files import atomic_write_bytes
+
+    atomic_write_bytes(path, text.getvalue().encode())
 
 
 def with_labelled_masks(model_config: dict[str, Any], partial: Iterable[str]) -> dict[str, Any]:
