@@ -160,3 +160,11 @@ def test_channels_last_trains_the_same_model_in_another_memory_layout(tmp_path: 
     assert all(value.is_contiguous() for value in weights.values())
     for name, value in weights.items():
         assert torch.allclose(value, reference[name], atol=1e-2), name
+
+
+@pytest.mark.parametrize("count", [-1, 2.5, True])
+def test_a_bad_number_of_pictures_is_refused_by_name(count: Any) -> None:
+    from torchbricks import build_model
+
+    with pytest.raises(ValueError, match="log_visualizations must be a number of images >= 0"):
+        LightningBrickCollection(build_model(tiny_config()["model"]), log_visualizations=count)

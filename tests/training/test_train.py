@@ -169,6 +169,7 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("Trained 2 steps") == 1  # every process trained; one printed
     report = json.loads((output / "metrics.json").read_text())
     assert json.loads((output / "run.json").read_text())["steps"] == 2
     model = load_model(output / "model")

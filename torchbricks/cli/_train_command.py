@@ -35,7 +35,7 @@ def run_train(arguments: argparse.Namespace) -> int:
     """Validate the config, train, and print the validation metrics."""
     import sys
 
-    from torchbricks.training import load_train_config, train
+    from torchbricks.training import is_main_process, load_train_config, train
 
     if arguments.check:
         print(json.dumps(load_train_config(arguments.config, arguments.overrides), indent=2, default=str))
@@ -47,6 +47,8 @@ def run_train(arguments: argparse.Namespace) -> int:
         resume=arguments.resume,
         progress=sys.stderr.isatty(),
     )
+    if not is_main_process():  # under DDP every process trains; one prints
+        return 0
     for task, metrics in report.items():
         if task.startswith("_"):
             continue

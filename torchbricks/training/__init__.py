@@ -19,6 +19,7 @@ _PUBLIC = {
     "LightningBrickCollection": "torchbricks.training._module",
     "flatten_metrics": "torchbricks.training._module",
     "train": "torchbricks.training._run",
+    "is_main_process": "torchbricks.training._run",
     "with_labelled_masks": "torchbricks.training._run",
     "load_train_config": "torchbricks.training._config",
     "apply_overrides": "torchbricks.training._config",

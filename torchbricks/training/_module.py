@@ -79,6 +79,11 @@ class LightningBrickCollection(_pl.LightningModule):
         self.create_optimizers_func = create_optimizers_func
         self.train_groups = train_groups
         self.metrics_every_n_steps = metrics_every_n_steps
+        if not isinstance(log_visualizations, int) or isinstance(log_visualizations, bool) or log_visualizations < 0:
+            raise ValueError(
+                "LightningBrickCollection: log_visualizations must be a number of images >= 0, "
+                f"got {log_visualizations!r}"
+            )
         self.channels_last = channels_last
         self.log_visualizations = log_visualizations
         self._visualization_batch: dict[str, Any] | None = None

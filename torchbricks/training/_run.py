@@ -125,6 +125,20 @@ def train(
     return {**metrics, "_run": run}
 
 
+def is_main_process() -> bool:
+    """Whether this process writes the files and prints: global rank 0 (always so on one process).
+
+    Under DDP each process runs :func:`train`; Lightning tells each its rank.
+
+    Example:
+        >>> is_main_process()
+        True
+    """
+    from torchbricks.training._lightning import lightning
+
+    return getattr(lightning().utilities.rank_zero_only, "rank", 0) == 0
+
+
 def write_json(path: Path, content: Any, sort_keys: bool = False) -> None:
     """``content`` as indented JSON, written atomically (a reader never sees half a file)."""
     from torchbricks._files import atomic_write_bytes
