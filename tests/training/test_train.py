@@ -63,6 +63,28 @@ def test_same_config_gives_the_same_metrics_and_resume_continues(tmp_path: Path,
         train(quiet_trainer(tiny_config()), tmp_path / "empty", resume=True)
 
 
+def test_a_new_run_into_the_same_folder_replaces_the_earlier_run(tmp_path: Path) -> None:
+    import warnings
+
+    first = quiet_trainer(tiny_config())
+    first["trainer"]["max_steps"] = 3
+    train(first, tmp_path, progress=False)
+    (tmp_path / "notes.txt").write_text("mine")
+    earlier_checkpoints = {path.name for path in (tmp_path / "checkpoints").iterdir()}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(quiet_trainer(tiny_config()), tmp_path, progress=False)
+    assert not [str(warning.message) for warning in caught if "exists and is not empty" in str(warning.message)]
+    checkpoints = {path.name for path in (tmp_path / "checkpoints").iterdir()}
+    assert "last.ckpt" in checkpoints
+    assert not (earlier_checkpoints - {"last.ckpt"}) & checkpoints  # no checkpoint left from the earlier run
+    with (tmp_path / "logs" / "metrics.csv").open(newline="") as file:
+        steps = [int(row["step"]) for row in csv.DictReader(file) if row.get("train/loss")]
+    assert steps == [0, 1]  # the new run's log only
+    assert json.loads((tmp_path / "run.json").read_text())["steps"] == 2
+    assert (tmp_path / "notes.txt").read_text() == "mine"  # what the run did not write is left alone
+
+
 def test_two_datasets_with_partial_labels_train_one_model(tmp_path: Path) -> None:
     """A classification-only and a segmentation-only dataset train both heads of one model."""
     from tests.bag_of_bricks.test_datasets import write_image_folder, write_segmentation_folder

@@ -44,7 +44,8 @@ def train(
 ) -> dict[str, Any]:
     """Train as the config says and write the output folder; returns ``metrics.json``'s content.
 
-    ``resume`` continues from ``output/checkpoints/last.ckpt`` (same config, more steps allowed).
+    ``resume`` continues from ``output/checkpoints/last.ckpt`` (same config, more steps allowed);
+    without it, a run into the folder of an earlier run replaces that run's files.
 
     Example:
         One step on two tiny generated images (a real run trains for minutes):
@@ -91,6 +92,8 @@ def train(
     module = _module(model, settings)
     trainer = _trainer(pl, settings, output, progress, has_validation=validation_loader is not None)
     if trainer.is_global_zero:
+        if not resume:
+            clear_previous_run(output)
         output.mkdir(parents=True, exist_ok=True)
         write_json(output / "config.json", settings)
     started = time.perf_counter()
@@ -123,6 +126,41 @@ def train(
         if validation_sets and settings["visualizations"]:
             write_visualizations(model, validation_sets, output / "visualizations", settings["visualizations"])
     return {**metrics, "_run": run}
+
+
+PREVIOUS_RUN_FILES = ("checkpoints", "logs", "visualizations", "metrics.json", "run.json")
+
+
+def clear_previous_run(output: Path) -> list[Path]:
+    """Remove what an earlier train run wrote into ``output``, which a new run (not a resume) replaces.
+
+    Only a folder that holds a train run (``run.json`` or ``checkpoints/last.ckpt``) is touched, and only
+    the run's own files; ``model/`` is replaced when the new run saves. Returns what was removed.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "run.json").write_text("{}")
+        >>> (folder / "logs").mkdir()
+        >>> (folder / "notes.txt").touch()
+        >>> [path.name for path in clear_previous_run(folder)], sorted(path.name for path in folder.iterdir())
+        (['logs', 'run.json'], ['notes.txt'])
+    """
+    import shutil
+
+    if not ((output / "run.json").is_file() or (output / "checkpoints" / LAST_CHECKPOINT).is_file()):
+        return []
+    removed = []
+    for name in PREVIOUS_RUN_FILES:
+        path = output / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.is_file() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        removed.append(path)
+    return removed
 
 
 def is_main_process() -> bool:
