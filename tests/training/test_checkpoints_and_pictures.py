@@ -168,3 +168,16 @@ def test_a_bad_number_of_pictures_is_refused_by_name(count: Any) -> None:
 
     with pytest.raises(ValueError, match="log_visualizations must be a number of images >= 0"):
         LightningBrickCollection(build_model(tiny_config()["model"]), log_visualizations=count)
+
+
+def test_lightning_callbacks_from_the_config_run_in_the_train_run(tmp_path: Path) -> None:
+    config = validated_every_step(6)
+    config["callbacks"] = [
+        {"name": "LearningRateMonitor", "logging_interval": "step"},
+        # stops at the first validation whose mean IoU reaches 0: the first one
+        {"name": "EarlyStopping", "monitor": MONITOR, "mode": "max", "stopping_threshold": 0.0},
+    ]
+    report = train(config, tmp_path, progress=False)
+    assert report["_run"]["steps"] == 1  # not the 6 of max_steps
+    header = (tmp_path / "logs" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert any(name.startswith("lr-AdamW") for name in header), header

@@ -17,6 +17,7 @@
     train_groups: [MODEL, LOSS, METRIC] # optional: which groups run in training
     visualizations: 8                   # validation images drawn into visualizations/
     channels_last: false                # optional: convolutions in channels-last memory (faster on CPUs)
+    callbacks: [{name: EarlyStopping, monitor: val/loss, mode: min}]   # optional: Lightning callbacks by name
 
 Every problem is reported at once with its path (``data.train[0].root: missing``), before anything
 runs. ``--set key=value`` overrides (:func:`apply_overrides`) take dotted paths; values are parsed
@@ -64,6 +65,7 @@ TRAIN_KEYS = (
     "train_groups",
     "visualizations",
     "channels_last",
+    "callbacks",
 )
 DATA_KEYS = ("train", "validation", "batch_size", "num_workers", "validation_batch_size")
 CHECKPOINT_KEYS = ("monitor", "mode")
@@ -78,6 +80,7 @@ DEFAULTS: dict[str, Any] = {
     "train_groups": None,
     "visualizations": 8,
     "channels_last": False,
+    "callbacks": [],
 }
 MANAGED_TRAINER_ARGUMENTS = ("logger", "callbacks", "default_root_dir")
 """Trainer arguments the train run sets itself."""
@@ -175,6 +178,7 @@ def check_sections(config: Mapping[str, Any], problems: list[str]) -> None:
     if not isinstance(seed, int) or isinstance(seed, bool):
         problems.append(f"seed: must be an integer, got {seed!r}")
     _check_checkpoint(config.get("checkpoint", {}), problems)
+    _check_callbacks(config.get("callbacks", []), problems)
     every = config.get("metrics_every_n_steps")
     if every is not None and (not isinstance(every, int) or every <= 0):
         problems.append(f"metrics_every_n_steps: must be a positive integer, got {every!r}")
@@ -236,7 +240,8 @@ def _check_trainer(trainer: Any, problems: list[str]) -> None:
         return
     for key in trainer:
         if key in MANAGED_TRAINER_ARGUMENTS:
-            problems.append(f"trainer.{key}: set by the train run (use --output for where files go)")
+            hint = "callbacks: [{name: ..., ...}] adds Lightning callbacks" if key == "callbacks" else "use --output"
+            problems.append(f"trainer.{key}: set by the train run ({hint})")
     from torchbricks.training._lightning import lightning
 
     arguments = {key: value for key, value in trainer.items() if key not in MANAGED_TRAINER_ARGUMENTS}
@@ -270,6 +275,50 @@ def _check_checkpoint(checkpoint: Any, problems: list[str]) -> None:
     monitor = checkpoint.get("monitor")
     if monitor is not None and not isinstance(monitor, str):
         problems.append(f"checkpoint.monitor: must be a logged name (val/segmentation/mean_iou), got {monitor!r}")
+
+
+MANAGED_CALLBACKS = ("ModelCheckpoint",)
+"""Callbacks the train run adds itself (``checkpoint:`` configures it)."""
+
+
+def callback_class(name: str) -> type | None:
+    """The Lightning callback class called ``name`` (``pytorch_lightning.callbacks``), ``None`` when unknown."""
+    from torchbricks.training._lightning import lightning
+
+    callbacks = lightning().callbacks
+    found = getattr(callbacks, name, None)
+    return found if isinstance(found, type) and issubclass(found, callbacks.Callback) else None
+
+
+def _callback_names() -> list[str]:
+    from torchbricks.training._lightning import lightning
+
+    callbacks = lightning().callbacks
+    return sorted(name for name in dir(callbacks) if callback_class(name) is not None and name != "Callback")
+
+
+def _check_callbacks(callbacks: Any, problems: list[str]) -> None:
+    if not isinstance(callbacks, list):
+        problems.append(f"callbacks: must be a list of {{name: <Lightning callback>, ...}}, got {callbacks!r}")
+        return
+    for index, spec in enumerate(callbacks):
+        path = f"callbacks[{index}]"
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
+            problems.append(f"{path}: must be a mapping with 'name' (a Lightning callback), got {spec!r}")
+            continue
+        name = spec["name"]
+        if name in MANAGED_CALLBACKS:
+            problems.append(f"{path}.name: {name} is set by the train run (use checkpoint: {{monitor, mode}})")
+            continue
+        factory = callback_class(name)
+        if factory is None:
+            names = _callback_names()
+            suggestion = did_you_mean(name, names)
+            problems.append(f"{path}.name: unknown Lightning callback {name!r}.{suggestion} Known: {', '.join(names)}")
+            continue
+        arguments = {key: value for key, value in spec.items() if key != "name"}
+        for argument, problem in argument_problems(factory, arguments):
+            problems.append(f"{path}.{argument}: {problem}")
 
 
 def resolved_train_config(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -300,6 +300,7 @@ def _trainer(pl: Any, settings: Mapping[str, Any], output: Path, progress: bool 
             save_top_k=1,
         )
     ]
+    callbacks.extend(create_callback(spec) for spec in settings["callbacks"])
     loggers = [pl.loggers.CSVLogger(output, name="logs", version="")]
     if any(importlib.util.find_spec(name) is not None for name in ("tensorboard", "tensorboardX")):
         loggers.append(pl.loggers.TensorBoardLogger(output, name="logs", version=""))
@@ -333,6 +334,19 @@ def nested_metrics(logged: Mapping[str, Any]) -> dict[str, dict[str, float]]:
         task, _, metric = name.rpartition("/")
         nested.setdefault(task or "model", {})[metric] = round(float(value), 4)
     return nested
+
+
+def create_callback(spec: Mapping[str, Any]) -> Any:
+    """The Lightning callback a ``callbacks:`` entry names, with its arguments.
+
+    Example:
+        >>> type(create_callback({"name": "EarlyStopping", "monitor": "val/loss", "patience": 2})).__name__
+        'EarlyStopping'
+    """
+    from torchbricks.training._config import callback_class
+
+    arguments = {key: value for key, value in spec.items() if key != "name"}
+    return callback_class(spec["name"])(**arguments)
 
 
 def write_visualizations(model: torch.nn.Module, datasets: list[Any], folder: Path, count: int) -> list[Path]:
