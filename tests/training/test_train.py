@@ -211,3 +211,37 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path: Path) -> None:
     assert rows[0].startswith("epoch,step")
     assert rows.count(rows[0]) == 1  # one process wrote the log
     assert len(rows) == len(set(rows))
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_with_one_line_and_a_checkpoint_that_resume_continues(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    config = tiny_config()
+    config["trainer"].update({"max_steps": 100_000, "enable_progress_bar": False})
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps(config))
+    output = tmp_path / "out"
+    command = [sys.executable, "-m", "torchbricks.cli", "train", str(path), "--output", str(output)]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # Ctrl+C works, as in a terminal
+    )
+    deadline = time.monotonic() + 120
+    while not (output / "logs" / "metrics.csv").is_file() and time.monotonic() < deadline:  # steps are being logged
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    assert "torchbricks train: interrupted: training stopped at step" in stderr
+    assert "was called without a model" not in stderr
+    stopped_at = torch.load(output / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["global_step"]
+    assert stopped_at >= 1
+    resumed = train(config, output, overrides=[f"trainer.max_steps={stopped_at + 1}"], resume=True, progress=False)
+    assert resumed["_run"]["steps"] == stopped_at + 1

@@ -76,8 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_closed_stdout()
         return EXIT_OK
-    except KeyboardInterrupt:
-        error(command, "interrupted")
+    except KeyboardInterrupt as interruption:
+        error(command, f"interrupted: {interruption}" if str(interruption) else "interrupted")
         return EXIT_INTERRUPTED
     except TorchBricksError as failure:
         if debug:

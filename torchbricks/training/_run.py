@@ -100,7 +100,16 @@ def train(
     with warnings.catch_warnings():
         if only_frozen_bricks_in_eval_mode(model):  # not-trainable bricks keep their model in eval mode by design
             warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
-        trainer.fit(module, train_loader, validation_loader, ckpt_path=str(checkpoint) if resume else None)
+        try:
+            trainer.fit(module, train_loader, validation_loader, ckpt_path=str(checkpoint) if resume else None)
+        except SystemExit:  # Lightning turns Ctrl+C into sys.exit(1)
+            if not trainer.interrupted:
+                raise
+            if trainer.world_size == 1:  # --resume continues from where it stopped (DDP: the last saved one)
+                trainer.save_checkpoint(checkpoint)
+            raise KeyboardInterrupt(
+                f"training stopped at step {trainer.global_step}; '{checkpoint}' holds it (resume continues it)"
+            ) from None
     train_seconds = time.perf_counter() - started
     best = trainer.checkpoint_callback.best_model_path if settings["checkpoint"]["monitor"] else ""
     if best:
