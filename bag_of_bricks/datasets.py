@@ -39,7 +39,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from bag_of_bricks.demo.shapes import make_shapes_batch
+from bag_of_bricks.shapes import make_shapes_batch
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 AugmentSpec = Sequence[str | dict[str, Any]] | None

@@ -34,7 +34,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from bag_of_bricks._moved import NEW_PLACES
 from bag_of_bricks.heads import (
     BoxDetectionHead,
     ImageClassifier,
@@ -52,7 +51,6 @@ from bag_of_bricks.losses import (
 from bag_of_bricks.metrics import BoxDetectionF1, BoxMeanAveragePrecision, PointDetectionF1, map_backend
 from bag_of_bricks.visualizers import BoxesDrawer, ClassLabelDrawer, PointsDrawer, SegmentationOverlay
 from torchbricks import BrickInterface, BrickLoss, BrickMetrics, BrickPerImageVisualization, BrickTrainable, task_kind
-from torchbricks._deprecation import moved_module_getattr
 from torchbricks.groups import LOSS, METRIC
 
 __all__ = [
@@ -336,6 +334,5 @@ def _box_metrics(mean_average_precision: bool | None) -> dict[str, Any]:
     return metrics
 
 
-# ``task_kind`` moved to the core; ``bag_of_bricks.tasks.task_kind`` still imports, with a warning, for one release.
+# ``task_kind`` moved to the core; its old name here is served (with a warning) by the core's old-paths table.
 del task_kind
-__getattr__ = moved_module_getattr(__name__, NEW_PLACES[__name__])

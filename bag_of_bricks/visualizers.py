@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from torchbricks.visualization import float2uint8
+from torchbricks.tensor_conversions import float2uint8
 
 __all__ = [
     "PALETTE",

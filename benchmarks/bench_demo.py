@@ -27,7 +27,7 @@ TRAINING_BUDGET_SECONDS = 150.0
 def untrained_metrics(count: int = 256) -> dict[str, dict[str, float]]:
     """The metrics of the demo's model before training, on the demo's validation images."""
     from bag_of_bricks.demo.run import DEMO_CONFIG
-    from bag_of_bricks.demo.shapes import make_shapes_batch
+    from bag_of_bricks.shapes import make_shapes_batch
     from torchbricks.assembly import build_model
 
     torch.manual_seed(0)

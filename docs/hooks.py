@@ -150,8 +150,7 @@ def api_reference() -> str:
 def entry_point_groups() -> str:
     """A table: each registry kind and the entry-point group a pack lists its bricks under."""
     from torchbricks.cli import COMMAND_GROUP
-    from torchbricks.registry import KINDS
-    from torchbricks.registry._kinds import PLUGIN_GROUP, entry_point_group
+    from torchbricks.registry import KINDS, PLUGIN_GROUP, entry_point_group
 
     rows = ["| Entry-point group | What it registers |", "| --- | --- |"]
     rows.extend(f'| `{entry_point_group(kind)}` | {kind}: `name = "module:factory"` |' for kind in KINDS)
@@ -164,7 +163,8 @@ def config_defaults() -> str:
     """A table: every top-level config key and its default (``required`` where there is none)."""
     import json
 
-    from torchbricks.assembly._config import CONFIG_KEYS, DEFAULTS
+    from torchbricks.assembly import CONFIG_DEFAULTS as DEFAULTS
+    from torchbricks.assembly import CONFIG_KEYS
 
     rows = ["| Key | Default |", "| --- | --- |"]
     for key in CONFIG_KEYS:
@@ -209,7 +209,7 @@ def visualization_grid_png() -> bytes:
     import torch
     from PIL import Image
 
-    from bag_of_bricks.demo.shapes import make_shapes_batch
+    from bag_of_bricks.shapes import make_shapes_batch
 
     model = tiny_model().eval()
     with torch.no_grad():
@@ -248,7 +248,7 @@ def training_losses(steps: int = 40, batch_size: int = 16) -> list[float]:
     """The summed loss of each step of a short, seeded training run of :func:`small_model` on generated images."""
     import torch
 
-    from bag_of_bricks.demo.shapes import make_shapes_batch
+    from bag_of_bricks.shapes import make_shapes_batch
 
     model = small_model().train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 
-from bag_of_bricks.image_classification import ImageClassifier
+from bag_of_bricks.heads import ImageClassifier
 from bag_of_bricks.preprocessors import Preprocessor
 from torchbricks import BrickCollection, BrickLoss, BrickMetricSingle, BrickNotTrainable, BrickTrainable, Stage
 

@@ -21,7 +21,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from torchbricks import _compat
+
 __version__ = "0.5.0.dev0"
+
+_compat.install()  # the old import paths (torchbricks.model_stage, ...), served from one table
 
 _PUBLIC_BY_MODULE: dict[str, tuple[str, ...]] = {
     "torchbricks.bricks": (
@@ -54,7 +58,18 @@ _PUBLIC_BY_MODULE: dict[str, tuple[str, ...]] = {
 }
 _LAZY_ATTRIBUTES = {name: module for module, names in _PUBLIC_BY_MODULE.items() for name in names}
 _SUBMODULES = frozenset(
-    {"errors", "registry", "assembly", "features", "visualization", "export", "graph", "weights", "training"}
+    {
+        "errors",
+        "registry",
+        "assembly",
+        "features",
+        "visualization",
+        "tensor_conversions",
+        "export",
+        "graph",
+        "weights",
+        "training",
+    }
 )
 
 

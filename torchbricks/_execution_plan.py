@@ -1,95 +1,69 @@
-"""The validated dependency graph of a brick collection and its per-group execution plans.
+"""The per-group execution plans of a brick collection.
 
-:class:`BrickGraph` is built once per structure of a collection. It resolves relative names, checks
-that no two bricks write one name and that there is no cycle, and orders the bricks topologically
-(insertion order breaks ties, so an already valid order is kept). :meth:`BrickGraph.plan` selects the
-bricks of a group set and precomputes their steps and the external inputs they need.
+A plan selects the bricks of a group set from the validated dependency graph
+(:class:`torchbricks.graph._dependencies.BrickGraph`, which builds and caches one plan per group set),
+keeps their execution order, and precomputes their steps and the external inputs they need.
 
 Example:
     >>> from torch import nn
-    >>> from torchbricks.bricks import BrickTrainable
-    >>> nodes = [
-    ...     brick_node(BrickTrainable(nn.Identity(), ["b"], ["c"]), (), "second", 0),
-    ...     brick_node(BrickTrainable(nn.Identity(), ["a"], ["b"]), (), "first", 1),
-    ... ]
-    >>> graph = BrickGraph(nodes)
-    >>> [node.path for node in graph.nodes], graph.external_inputs
-    (['first', 'second'], ('a',))
+    >>> from torchbricks import BrickCollection, BrickLoss, BrickTrainable
+    >>> collection = BrickCollection({
+    ...     "head": BrickTrainable(nn.Identity(), ["features"], ["logits"]),
+    ...     "loss": BrickLoss(nn.MSELoss(), ["logits", "targets"], ["loss"]),
+    ... })
+    >>> plan = collection.graph.plan(frozenset({"MODEL"}))
+    >>> [node.path for node in plan.nodes], plan.required_inputs
+    (['head'], ('features',))
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from torchbricks._steps import Step, make_step
-from torchbricks.bricks import BrickInterface
-from torchbricks.errors import (
-    CyclicDependencyError,
-    DuplicateOutputError,
-    MissingInputsError,
-    PossibleTypoWarning,
-    UnknownGroupError,
-    UnknownOutputError,
-)
+from torchbricks.errors import MissingInputsError, UnknownGroupError, UnknownOutputError
 from torchbricks.groups import STANDARD_GROUPS
-from torchbricks.names import ALL_INPUTS, PATH_SEPARATOR, join_path, resolve_name, resolved_inputs
-from torchbricks.suggestions import close_matches, did_you_mean
+from torchbricks.suggestions import did_you_mean
 
-_TYPO_CHECK_LIMIT = 2_000_000  # skip the typo heuristic when (external inputs x outputs) is larger
-_TYPO_CUTOFF = 0.85
+if TYPE_CHECKING:
+    from torchbricks.bricks import BrickInterface
 
 
-@dataclass(frozen=True)
-class BrickNode:
-    """One brick of a collection with its path and resolved data names.
+class PlannedNode(Protocol):
+    """What a plan reads of a brick node; :class:`torchbricks.graph._dependencies.BrickNode` is one.
 
-    ``inputs`` are the data names read (its dependencies); ``arguments``, when set, are the names passed
-    to the brick in order, ``"__all__"`` included where it stands among other names.
+    Plans do not import the node type: the dependency graph builds plans, not the other way round.
     """
 
-    path: str
-    collection_path: tuple[str, ...]
-    brick: BrickInterface
-    inputs: tuple[str, ...]
-    keywords: tuple[str, ...] | None
-    reads_all: bool
-    outputs: tuple[str, ...]
-    groups: frozenset[str]
-    order: int
-    arguments: tuple[str, ...] | None = None
+    @property
+    def path(self) -> str: ...
+    @property
+    def brick(self) -> BrickInterface: ...
+    @property
+    def inputs(self) -> tuple[str, ...]: ...
+    @property
+    def arguments(self) -> tuple[str, ...] | None: ...
+    @property
+    def keywords(self) -> tuple[str, ...] | None: ...
+    @property
+    def reads_all(self) -> bool: ...
+    @property
+    def outputs(self) -> tuple[str, ...]: ...
+    @property
+    def groups(self) -> frozenset[str]: ...
 
 
-def brick_node(brick: BrickInterface, collection_path: tuple[str, ...], key: str, order: int) -> BrickNode:
-    """Resolve a brick's names against the collection path where it is stored under ``key``."""
-    path = join_path(collection_path, key)
-    arguments, keywords, reads_all = resolved_inputs(brick.input_names, collection_path, path)
-    inputs = tuple(name for name in arguments if name != ALL_INPUTS) if reads_all else arguments
-    outputs = tuple(resolve_name(name, collection_path, path) for name in brick.output_names)
-    return BrickNode(
-        path,
-        collection_path,
-        brick,
-        inputs,
-        keywords,
-        reads_all,
-        outputs,
-        frozenset(brick.groups),
-        order,
-        arguments if inputs != arguments else None,
-    )
+NodeT = TypeVar("NodeT", bound=PlannedNode)
 
 
 @dataclass(frozen=True)
-class ExecutionPlan:
+class ExecutionPlan(Generic[NodeT]):
     """The bricks of one group set in execution order, with their steps and required inputs."""
 
     groups: frozenset[str] | None
-    nodes: tuple[BrickNode, ...]
+    nodes: tuple[NodeT, ...]
     steps: tuple[Step, ...]
     required_inputs: tuple[str, ...]
     consumers: Mapping[str, tuple[str, ...]] = field(repr=False)
@@ -118,190 +92,44 @@ class ExecutionPlan:
         )
 
 
-class BrickGraph:
-    """Validated dependency graph of bricks; see the module docstring."""
+def build_plan(
+    nodes: tuple[NodeT, ...], groups: frozenset[str] | None, groups_used: frozenset[str]
+) -> ExecutionPlan[NodeT]:
+    """The plan of the bricks of ``groups`` (``None``: every brick) among ``nodes``, in their order.
 
-    def __init__(self, nodes: list[BrickNode]) -> None:
-        self.producers: dict[str, BrickNode] = _producers(nodes)
-        self.nodes: tuple[BrickNode, ...] = _execution_order(nodes, self.producers)
-        self.external_inputs: tuple[str, ...] = _external_inputs(self.nodes, self.producers)
-        self.groups_used: frozenset[str] = frozenset().union(*(node.groups for node in self.nodes))
-        self.loss_names: tuple[str, ...] = tuple(name for node in self.nodes for name in _resolved_loss_names(node))
-        self.metric_nodes: tuple[BrickNode, ...] = tuple(node for node in nodes if node.brick.metric_names())
-        self._plans: dict[frozenset[str] | None, ExecutionPlan] = {}
-        _warn_possible_typos(self.nodes, self.external_inputs, self.producers)
-
-    def plan(self, groups: frozenset[str] | None) -> ExecutionPlan:
-        """The execution plan for a group set (``None``: every brick); cached."""
-        plan = self._plans.get(groups)
-        if plan is None:
-            plan = self._plans[groups] = self._build_plan(groups)
-        return plan
-
-    def _build_plan(self, groups: frozenset[str] | None) -> ExecutionPlan:
-        if groups is None:
-            selected = self.nodes
-        else:
-            _check_groups(groups, self.groups_used)
-            selected = tuple(node for node in self.nodes if node.groups & groups)
-        produced: set[str] = set()
-        consumers: dict[str, list[str]] = {}
-        for node in selected:
-            for name in node.inputs:
-                if name not in produced:
-                    consumers.setdefault(name, []).append(node.path)
-            produced.update(node.outputs)
-        steps = tuple(
-            make_step(
-                node.brick.make_runner(),
-                node.inputs if node.arguments is None else node.arguments,
-                node.keywords,
-                node.outputs,
-                reads_all=node.reads_all,
-                brick_path=node.path,
-            )
-            for node in selected
-        )
-        return ExecutionPlan(
-            groups=groups,
-            nodes=selected,
-            steps=steps,
-            required_inputs=tuple(consumers),
-            consumers={name: tuple(paths) for name, paths in consumers.items()},
-            produced=frozenset(produced),
-        )
-
-
-def _producers(nodes: list[BrickNode]) -> dict[str, BrickNode]:
-    producers: dict[str, BrickNode] = {}
-    for node in nodes:
-        for name in node.outputs:
-            other = producers.get(name)
-            if other is not None:
-                raise DuplicateOutputError(
-                    f"Bricks '{other.path}' and '{node.path}' both write '{name}'; each name must have one "
-                    f"writer. Rename one output (relative names like './{name.rsplit(PATH_SEPARATOR, 1)[-1]}' "
-                    f"keep nested bricks apart)"
-                )
-            producers[name] = node
-    return producers
-
-
-def _execution_order(nodes: list[BrickNode], producers: dict[str, BrickNode]) -> tuple[BrickNode, ...]:
-    index = {id(node): position for position, node in enumerate(nodes)}
-    dependencies: list[set[int]] = [set() for _ in nodes]
-    for position, node in enumerate(nodes):
-        for name in node.inputs:
-            producer = producers.get(name)
-            if producer is None:
-                continue
-            if producer is node:
-                raise CyclicDependencyError(
-                    f"Brick '{node.path}' reads '{name}' and also writes it; write the result under a new name"
-                )
-            dependencies[position].add(index[id(producer)])
-    _add_all_inputs_dependencies(nodes, dependencies)
-
-    dependents: list[list[int]] = [[] for _ in nodes]
-    remaining = [len(deps) for deps in dependencies]
-    for position, deps in enumerate(dependencies):
-        for dependency in deps:
-            dependents[dependency].append(position)
-    ready = [(nodes[position].order, position) for position, count in enumerate(remaining) if count == 0]
-    heapq.heapify(ready)
-    ordered: list[BrickNode] = []
-    while ready:
-        _, position = heapq.heappop(ready)
-        ordered.append(nodes[position])
-        for dependent in dependents[position]:
-            remaining[dependent] -= 1
-            if remaining[dependent] == 0:
-                heapq.heappush(ready, (nodes[dependent].order, dependent))
-    if len(ordered) != len(nodes):
-        raise _cycle_error(nodes, dependencies, remaining)
-    return tuple(ordered)
-
-
-def _add_all_inputs_dependencies(nodes: list[BrickNode], dependencies: list[set[int]]) -> None:
-    """A brick reading ``__all__`` runs after every brick that is not downstream of such a brick.
-
-    Bricks reading ``__all__`` run in insertion order among themselves.
+    ``groups_used`` are the groups of all ``nodes``; a group neither used nor standard is an error.
     """
-    readers = [position for position, node in enumerate(nodes) if node.reads_all]
-    if not readers:
-        return
-    dependents: list[list[int]] = [[] for _ in nodes]
-    for position, deps in enumerate(dependencies):
-        for dependency in deps:
-            dependents[dependency].append(position)
-    downstream = set(readers)
-    stack = list(readers)
-    while stack:
-        for dependent in dependents[stack.pop()]:
-            if dependent not in downstream:
-                downstream.add(dependent)
-                stack.append(dependent)
-    regular = [position for position in range(len(nodes)) if position not in downstream]
-    for number, reader in enumerate(readers):
-        dependencies[reader].update(regular)
-        dependencies[reader].update(readers[:number])
-
-
-def _cycle_error(nodes: list[BrickNode], dependencies: list[set[int]], remaining: list[int]) -> CyclicDependencyError:
-    blocked = {position for position, count in enumerate(remaining) if count > 0}
-    start = min(blocked)
-    seen: dict[int, int] = {}
-    walk: list[int] = []
-    position = start
-    while position not in seen:
-        seen[position] = len(walk)
-        walk.append(position)
-        position = min(dependency for dependency in dependencies[position] if dependency in blocked)
-    cycle = walk[seen[position] :][::-1]
-    cycle.append(cycle[0])
-    hops = []
-    for writer, reader in itertools.pairwise(cycle):
-        names = sorted(set(nodes[writer].outputs) & set(nodes[reader].inputs)) or ["__all__"]
-        hops.append(f"'{nodes[writer].path}' --{', '.join(names)}--> ")
-    return CyclicDependencyError(
-        "Bricks depend on each other in a cycle: " + "".join(hops) + f"'{nodes[cycle[0]].path}'"
+    if groups is None:
+        selected = nodes
+    else:
+        _check_groups(groups, groups_used)
+        selected = tuple(node for node in nodes if node.groups & groups)
+    produced: set[str] = set()
+    consumers: dict[str, list[str]] = {}
+    for node in selected:
+        for name in node.inputs:
+            if name not in produced:
+                consumers.setdefault(name, []).append(node.path)
+        produced.update(node.outputs)
+    steps = tuple(
+        make_step(
+            node.brick.make_runner(),
+            node.inputs if node.arguments is None else node.arguments,
+            node.keywords,
+            node.outputs,
+            reads_all=node.reads_all,
+            brick_path=node.path,
+        )
+        for node in selected
     )
-
-
-def _external_inputs(nodes: tuple[BrickNode, ...], producers: dict[str, BrickNode]) -> tuple[str, ...]:
-    external: dict[str, None] = {}
-    for node in nodes:
-        for name in node.inputs:
-            if name not in producers:
-                external[name] = None
-    return tuple(external)
-
-
-def _resolved_loss_names(node: BrickNode) -> tuple[str, ...]:
-    losses = set(node.brick.loss_output_names)
-    return tuple(resolved for raw, resolved in zip(node.brick.output_names, node.outputs, strict=True) if raw in losses)
-
-
-def summary_keys(metrics: list[tuple[BrickNode, str]]) -> list[str]:
-    """The ``summarize`` key of each ``(metric brick, metric name)``: ``<collection path>/<metric>`` (the bare
-    metric name at the top level); where two would clash, ``<brick path>/<metric>``.
-
-    A metric's key depends only on where its brick sits, so adding a task never renames another task's
-    metrics, and keys never repeat, so no metric overwrites another.
-    """
-    candidates = [PATH_SEPARATOR.join((*node.collection_path, metric_name)) for node, metric_name in metrics]
-    candidate_counts = _counts(candidates)
-    return [
-        candidate if candidate_counts[candidate] == 1 else f"{node.path}{PATH_SEPARATOR}{metric_name}"
-        for (node, metric_name), candidate in zip(metrics, candidates, strict=True)
-    ]
-
-
-def _counts(keys: Iterable[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for key in keys:
-        counts[key] = counts.get(key, 0) + 1
-    return counts
+    return ExecutionPlan(
+        groups=groups,
+        nodes=selected,
+        steps=steps,
+        required_inputs=tuple(consumers),
+        consumers={name: tuple(paths) for name, paths in consumers.items()},
+        produced=frozenset(produced),
+    )
 
 
 def _check_groups(groups: frozenset[str], groups_used: frozenset[str]) -> None:
@@ -313,27 +141,3 @@ def _check_groups(groups: frozenset[str], groups_used: frozenset[str]) -> None:
             f"No brick is in group(s) {unknown}, and they are not standard groups.{hints} "
             f"Groups in this collection: {sorted(groups_used)}"
         )
-
-
-def _warn_possible_typos(
-    nodes: tuple[BrickNode, ...], external_inputs: tuple[str, ...], producers: dict[str, BrickNode]
-) -> None:
-    """Warn when an external input is nearly a written name at the same nesting depth (likely a typo).
-
-    Names at other depths (``shape_present`` vs ``shapes/present``) belong to other tasks, not typos.
-    """
-    if not external_inputs or len(external_inputs) * len(producers) > _TYPO_CHECK_LIMIT:
-        return
-    for name in external_inputs:
-        depth = name.count(PATH_SEPARATOR)
-        same_depth = [produced for produced in producers if produced.count(PATH_SEPARATOR) == depth]
-        matches = close_matches(name, same_depth, n=1, cutoff=_TYPO_CUTOFF)
-        if matches:
-            readers = [node.path for node in nodes if name in node.inputs]
-            match = matches[0]
-            warnings.warn(
-                f"Brick '{readers[0]}' reads '{name}', which no brick writes, so it is an external input; "
-                f"did you mean '{match}' (written by '{producers[match].path}')?",
-                PossibleTypoWarning,
-                stacklevel=4,
-            )

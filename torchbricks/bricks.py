@@ -20,7 +20,6 @@ from torch import nn
 
 from torchbricks._steps import make_step
 from torchbricks._structure import structure_changed
-from torchbricks.brick_tags import Tag as Tag  # the torchbricks 0.4 import path of the group names
 from torchbricks.errors import BrickDefinitionError
 from torchbricks.groups import LOSS, METRIC, MODEL, brick_groups
 from torchbricks.names import (

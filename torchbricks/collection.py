@@ -23,10 +23,11 @@ from typing import Any
 
 from torch import nn
 
-from torchbricks._execution_plan import BrickGraph, BrickNode, ExecutionPlan, brick_node, summary_keys
+from torchbricks._execution_plan import ExecutionPlan
 from torchbricks._structure import STRUCTURE, structure_changed
 from torchbricks.bricks import BrickInterface
 from torchbricks.errors import CollectionBuildError, NamedInputsError
+from torchbricks.graph._dependencies import BrickGraph, BrickNode, brick_node, summary_keys
 from torchbricks.groups import GroupsLike, Stage, groups_or_tags, resolve_groups
 from torchbricks.names import PATH_SEPARATOR
 
@@ -203,7 +204,11 @@ class BrickCollection(nn.ModuleDict):
         return save_bricks(self, path_model_folder, exist_ok=exist_ok)
 
     def load_bricks(self, path_model_folder: str | Path, strict: bool = False) -> None:
-        """Load weights saved by :meth:`save_bricks`. See :func:`torchbricks.weights.load_bricks`."""
+        """Load weights saved by :meth:`save_bricks`. See :func:`torchbricks.weights.load_bricks`.
+
+        ``strict=False`` by default (bricks without a file keep their weights, with a warning), unlike
+        :func:`torchbricks.assembly.load_model`, which loads a saved folder as a whole (``strict=True``).
+        """
         from torchbricks.weights import load_bricks
 
         load_bricks(self, path_model_folder, strict=strict)

@@ -191,3 +191,7 @@ class IncompatiblePackError(MissingPackError):
 
     The message gives the versions the model was saved with and the installed ones.
     """
+
+
+class RunFolderError(TorchBricksError, FileExistsError):
+    """A train run's ``--output`` folder is not one the run may write: it holds files of something else."""

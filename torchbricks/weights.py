@@ -88,6 +88,12 @@ def load_bricks(collection: NamedBricks, path_model_folder: str | Path, strict: 
     other than the brick's — ordinary float types excepted), is an
     error naming the brick and the file. Every file is checked before any weight changes. Bricks read
     from the original's ``.pt`` files are named in one :class:`~torchbricks.errors.LegacyWeightsWarning`.
+
+    ``strict`` defaults to ``False`` here and to ``True`` in :func:`torchbricks.assembly.load_model`, on
+    purpose: ``load_bricks`` fills a collection *you* built, where loading the bricks that have files and
+    keeping the rest is how a new head is trained on a saved backbone (the original's behaviour);
+    ``load_model`` rebuilds a saved folder as a whole, where a missing or extra file means the folder
+    is damaged or is another model.
     """
     folder = Path(path_model_folder)
     if folder.exists() and not folder.is_dir():

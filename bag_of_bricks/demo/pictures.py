@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from bag_of_bricks.demo.shapes import CLASS_NAMES, SHAPE_NAMES
+from bag_of_bricks.shapes import CLASS_NAMES, SHAPE_NAMES
 from bag_of_bricks.visualizers import PALETTE
 
 TILE = 192

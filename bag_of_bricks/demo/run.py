@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from bag_of_bricks.demo.pictures import write_pictures, write_training_plot
-from bag_of_bricks.demo.shapes import CLASS_NAMES, SHAPE_NAMES
+from bag_of_bricks.shapes import CLASS_NAMES, SHAPE_NAMES
 
 DEMO_CONFIG: dict[str, Any] = {
     "image": "images",

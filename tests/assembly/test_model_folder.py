@@ -190,3 +190,22 @@ def test_without_an_atomic_exchange_a_save_still_replaces_the_folder_or_keeps_th
         save_model(build_model(minimal()), old, exist_ok=True)
     assert sorted(load_model(old).config["tasks"]) == ["a", "b"]  # the previous model, complete
     assert [path.name for path in tmp_path.iterdir()] == ["model"]
+
+
+def test_load_model_is_strict_and_load_bricks_is_not_as_both_docstrings_say(saved, tmp_path: Path) -> None:
+    """A saved folder is one model (a missing file is an error); ``load_bricks`` fills what has a file."""
+    from torchbricks.errors import BrickWeightsWarning, MissingWeightsError
+
+    folder = copy_saved(saved[0], tmp_path)
+    removed = sorted((folder / WEIGHTS_FOLDER).rglob("*.safetensors"))[0]
+    removed.unlink()
+    with pytest.raises(MissingWeightsError, match=removed.stem):
+        load_model(folder)
+    with pytest.warns(BrickWeightsWarning):
+        model = load_model(folder, strict=False)
+    fresh = build_model(json.loads((folder / CONFIG_FILE).read_text()))
+    with pytest.warns(BrickWeightsWarning):
+        fresh.load_bricks(folder / WEIGHTS_FOLDER)  # the default: what fits loads
+    for function in (load_model, BrickCollection.load_bricks):
+        assert "on purpose" in (function.__doc__ or "") or "unlike" in (function.__doc__ or ""), function
+    assert set(model.state_dict()) == set(fresh.state_dict())

@@ -15,7 +15,7 @@ from PIL import Image
 from bag_of_bricks.datasets import dihedral
 from bag_of_bricks.datasets import shapes as shapes_dataset
 from bag_of_bricks.demo.run import DEMO_CONFIG, DEMO_TRAIN_CONFIG, QUICK_OVERRIDES, TARGETS, run_demo
-from bag_of_bricks.demo.shapes import CLASS_NAMES, MAX_SHAPES, SHAPE_NAMES, make_shapes_batch
+from bag_of_bricks.shapes import CLASS_NAMES, MAX_SHAPES, SHAPE_NAMES, make_shapes_batch
 from torchbricks import onnx_max_abs_differences
 from torchbricks.assembly import CONFIG_FILE, WEIGHTS_FOLDER, load_model, resolve_config
 

@@ -7,14 +7,15 @@ import math
 import pytest
 import torch
 
-from bag_of_bricks.image_classification import ImageClassifier, MultiLabelClassifier
-from bag_of_bricks.object_detection import BoxDetectionHead, BoxDetectionLoss, decode_boxes
-from bag_of_bricks.point_detection import (
+from bag_of_bricks._detection import decode_boxes, decode_points, render_heatmaps
+from bag_of_bricks.heads import (
+    BoxDetectionHead,
+    ImageClassifier,
+    MultiLabelClassifier,
     PointDetectionHead,
-    decode_points,
-    render_heatmaps,
+    SegmentationHead,
 )
-from bag_of_bricks.segmentation import SegmentationHead
+from bag_of_bricks.losses import BoxDetectionLoss
 from tests.helpers.tensors import seeded
 from torchbricks import registry
 
@@ -88,14 +89,11 @@ def test_box_detection_head_outputs() -> None:
 
 
 def test_heads_are_registered() -> None:
-    from bag_of_bricks.object_detection import BoxDetectionHead as Box
-    from bag_of_bricks.point_detection import PointDetectionHead as Point
-
     assert registry.get("heads", "image_classifier") is ImageClassifier
     assert registry.get("heads", "multilabel_classifier") is MultiLabelClassifier
     assert registry.get("heads", "segmentation_head") is SegmentationHead
-    assert registry.get("heads", "point_detection_head") is Point
-    assert registry.get("heads", "box_detection_head") is Box
+    assert registry.get("heads", "point_detection_head") is PointDetectionHead
+    assert registry.get("heads", "box_detection_head") is BoxDetectionHead
 
 
 # -- decoding ↔ rendering ------------------------------------------------------------------------------------

@@ -8,21 +8,18 @@ import pytest
 import torch
 from torch.nn import functional
 
+from bag_of_bricks._detection import centre_focal_loss, render_heatmaps
 from bag_of_bricks.losses import (
+    BoxDetectionLoss,
     ClassificationLoss,
     DiceLoss,
     FixedWeighting,
     FocalLoss,
     MultiLabelLoss,
+    PointDetectionLoss,
     SegmentationLoss,
     UncertaintyWeighting,
     binary_focal_loss,
-)
-from bag_of_bricks.object_detection import BoxDetectionLoss
-from bag_of_bricks.point_detection import (
-    PointDetectionLoss,
-    centre_focal_loss,
-    render_heatmaps,
 )
 from tests.helpers.tensors import seeded
 from torchbricks import BrickCollection, registry

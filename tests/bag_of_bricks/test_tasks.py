@@ -16,8 +16,8 @@ from PIL import Image
 from torch import nn
 
 from bag_of_bricks import tasks
-from bag_of_bricks.demo.shapes import make_shapes_batch
 from bag_of_bricks.metrics import map_backend
+from bag_of_bricks.shapes import make_shapes_batch
 from torchbricks import BrickCollection, registry
 from torchbricks.bricks import BrickLoss, BrickTrainable
 

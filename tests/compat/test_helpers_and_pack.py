@@ -4,6 +4,8 @@ ConcatenatePredictionAndTarget, create_backbone and SUPPORTED_BACKBONES, ImageCl
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 import torchvision
@@ -17,15 +19,18 @@ from torchbricks.bag_of_bricks import backbones, custom_metrics, image_classific
 from torchbricks.brick_collection import BrickCollection
 from torchbricks.brick_collection_utils import filter_brick_types
 from torchbricks.bricks import BrickLoss, BrickMetrics, BrickNotTrainable, BrickTrainable
-from torchbricks.bricks_helper import (
-    check_input_names,
-    name_callable_outputs,
-    named_input_and_outputs_callable,
-    parse_argument_loss_output_name_indices,
-    select_inputs_by_name,
-)
-from torchbricks.collection_utils import flatten_dict, unflatten
 from torchbricks.errors import BrickDefinitionError, BrickOutputError, MissingInputsError
+
+with warnings.catch_warnings():  # old paths outside the seed README's contract: they warn (test_old_paths.py)
+    warnings.simplefilter("ignore", FutureWarning)
+    from torchbricks.bricks_helper import (
+        check_input_names,
+        name_callable_outputs,
+        named_input_and_outputs_callable,
+        parse_argument_loss_output_name_indices,
+        select_inputs_by_name,
+    )
+    from torchbricks.collection_utils import flatten_dict, unflatten
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

@@ -14,7 +14,6 @@ import pytest
 import torchbricks
 
 CORE = Path(torchbricks.__file__).parent
-SEED_COMPATIBILITY = CORE / "bag_of_bricks"
 
 
 def _core_modules() -> dict[str, Path]:
@@ -50,11 +49,9 @@ def _imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
     return {module for module in found if module in known and module != name}
 
 
-def test_the_core_never_imports_a_pack_outside_the_seed_compatibility_re_exports() -> None:
+def test_the_core_never_imports_a_pack() -> None:
     offenders = []
     for name, path in _core_modules().items():
-        if path.is_relative_to(SEED_COMPATIBILITY):
-            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
             if isinstance(node, ast.ImportFrom) and node.module:
@@ -65,16 +62,6 @@ def test_the_core_never_imports_a_pack_outside_the_seed_compatibility_re_exports
                 if module.split(".")[0] in ("bag_of_bricks", "timm", "torchbricks_timm")
             ]
     assert offenders == []
-
-
-def test_the_seed_compatibility_modules_only_re_export() -> None:
-    for path in SEED_COMPATIBILITY.glob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        statements = [
-            node for node in tree.body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
-        ]
-        assert all(isinstance(node, ast.ImportFrom) for node in statements), path.name
-        assert all(node.module and node.module.startswith("bag_of_bricks") for node in statements), path.name
 
 
 def test_no_import_cycle_between_core_modules() -> None:
@@ -146,35 +133,10 @@ def test_the_seed_paths_give_the_same_objects_as_the_public_api() -> None:
     assert BrickPerImageVisualization is torchbricks.BrickPerImageVisualization
 
 
-@pytest.mark.parametrize(
-    ("old_module", "name", "new_module"),
-    [
-        ("torchbricks.registry", "FeatureSpec", "torchbricks.features"),
-        ("torchbricks.registry", "declare_features", "torchbricks.features"),
-        ("torchbricks.registry.entries", "FeatureSpec", "torchbricks.features"),
-        ("torchbricks.registry.entries", "declare_features", "torchbricks.features"),
-        ("torchbricks.registry.entries", "BrickEntry", "torchbricks.registry"),
-        ("torchbricks.registry.hookspecs", "hookimpl", "torchbricks.registry"),
-        ("torchbricks.registry.registrar", "BrickRegistrar", "torchbricks.registry"),
-        ("torchbricks.model_config", "build_model", "torchbricks.assembly"),
-        ("torchbricks.model_config", "resolve_config", "torchbricks.assembly"),
-        ("torchbricks.model_folder", "save_model", "torchbricks.assembly"),
-        ("torchbricks.model_folder", "load_model", "torchbricks.assembly"),
-        ("bag_of_bricks.tasks", "task_kind", "torchbricks.features"),
-    ],
-)
-def test_moved_names_still_import_from_their_documented_place_with_a_future_warning(
-    old_module: str, name: str, new_module: str
-) -> None:
-    with pytest.warns(FutureWarning, match=rf"{old_module}\.{name} moved to {new_module}\.{name}"):
-        value = getattr(importlib.import_module(old_module), name)
-    assert value is getattr(importlib.import_module(new_module), name)
-
-
 def test_registry_plugins_is_a_deprecated_name_of_packs() -> None:
     from torchbricks import registry
 
-    with pytest.warns(FutureWarning, match=r"registry\.packs\(\)"):
+    with pytest.warns(FutureWarning, match=r"registry\.plugins moved to torchbricks\.registry\.packs"):
         old = registry.plugins()
     assert [pack.name for pack in old] == [pack.name for pack in registry.packs()]
 
@@ -226,6 +188,25 @@ def test_the_cli_uses_only_the_public_faces_of_the_registry_and_the_core() -> No
                 private = [part for part in node.module.split(".") if part.startswith("_")]
                 inside_cli = node.module.startswith("torchbricks.cli.")
                 assert not private or inside_cli, f"{path.name} imports {node.module}"
+
+
+def test_only_the_assembly_imports_its_private_modules() -> None:
+    root = CORE.parent
+    paths = [path for path in CORE.rglob("*.py") if not path.is_relative_to(CORE / "assembly")]
+    paths += [*(root / "bag_of_bricks").rglob("*.py"), *root.glob("plugins/*/**/*.py"), root / "docs" / "hooks.py"]
+    offenders = []
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            offenders += [
+                f"{path.relative_to(root)} imports {module}"
+                for module in modules
+                if module.startswith("torchbricks.assembly._")
+            ]
+    assert len(paths) > 50
+    assert offenders == []
 
 
 def _python_blocks(path: Path) -> list[str]:

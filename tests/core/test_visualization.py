@@ -1,4 +1,4 @@
-"""BrickPerImageVisualization and the tensor conversions of torchbricks.visualization.
+"""BrickPerImageVisualization (torchbricks.visualization) and the tensor conversions (torchbricks.tensor_conversions).
 
 The README's two visualization examples run with Pillow's built-in font (``ImageFont.load_default``)
 instead of the README's TTF file, and produce real Pillow images with the class names drawn on them.
@@ -17,8 +17,7 @@ from torch import nn
 from torchbricks import BrickCollection
 from torchbricks.bricks import BrickTrainable
 from torchbricks.errors import BrickDefinitionError, ExportError
-from torchbricks.visualization import (
-    BrickPerImageVisualization,
+from torchbricks.tensor_conversions import (
     float2uint8,
     function_composer,
     torch_to_numpy,
@@ -26,6 +25,7 @@ from torchbricks.visualization import (
     unpack_batched_tensor_to_numpy_channel_last_arrays,
     unpack_batched_tensor_to_pillow_images,
 )
+from torchbricks.visualization import BrickPerImageVisualization
 
 FONT_SIZE = 30
 CLASS_NAMES = ["cat", "dog"]
@@ -425,3 +425,16 @@ def test_function_composer_applies_functions_left_to_right() -> None:
     values = unpack_targets(torch.tensor([0, 1]))
     assert isinstance(values, list)
     assert [type(value) for value in values] == [np.int64, np.int64]
+
+
+def test_the_conversions_live_in_tensor_conversions_and_stay_importable_from_visualization() -> None:
+    import warnings
+
+    import torchbricks.tensor_conversions as conversions
+    import torchbricks.visualization as visualization
+
+    for name in conversions.__all__:
+        with warnings.catch_warnings():  # the ones visualization does not use itself are old names there
+            warnings.simplefilter("ignore", FutureWarning)
+            assert getattr(visualization, name) is getattr(conversions, name), name
+        assert name not in visualization.__all__, name

@@ -47,7 +47,9 @@ def test_checkpoint_monitor_saves_the_best_model_and_reports_its_metrics(tmp_pat
     assert final == pytest.approx(max(during_training), abs=1e-4)  # the best model, validated again
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     best_path = next(state["best_model_path"] for name, state in last["callbacks"].items() if "ModelCheckpoint" in name)
-    best = torch.load(best_path, map_location="cpu", weights_only=True)["state_dict"]
+    assert Path(best_path).parent == tmp_path / "running" / "checkpoints"  # where the run wrote it...
+    best_file = tmp_path / "checkpoints" / Path(best_path).name  # ...moved in with the finished run
+    best = torch.load(best_file, map_location="cpu", weights_only=True)["state_dict"]
     saved = load_model(tmp_path / "model").state_dict()
     for name, value in saved.items():
         assert torch.equal(value, best[f"brick_collection.{name}"]), name

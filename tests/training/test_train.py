@@ -233,7 +233,7 @@ def test_ctrl_c_stops_with_one_line_and_a_checkpoint_that_resume_continues(tmp_p
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # Ctrl+C works, as in a terminal
     )
     deadline = time.monotonic() + 120
-    while not (output / "logs" / "metrics.csv").is_file() and time.monotonic() < deadline:  # steps are being logged
+    while not (output / "running" / "logs" / "metrics.csv").is_file() and time.monotonic() < deadline:  # logging
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
@@ -241,7 +241,13 @@ def test_ctrl_c_stops_with_one_line_and_a_checkpoint_that_resume_continues(tmp_p
     assert "Traceback" not in stderr
     assert "torchbricks train: interrupted: training stopped at step" in stderr
     assert "was called without a model" not in stderr
-    stopped_at = torch.load(output / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["global_step"]
+    assert "unfinished/checkpoints/last.ckpt' holds it (--resume continues it)" in stderr
+    assert not (output / "running").exists()
+    assert not (output / "model").exists()  # nothing finished: no model, only the unfinished run
+    checkpoint = output / "unfinished" / "checkpoints" / "last.ckpt"
+    stopped_at = torch.load(checkpoint, map_location="cpu", weights_only=False)["global_step"]
     assert stopped_at >= 1
     resumed = train(config, output, overrides=[f"trainer.max_steps={stopped_at + 1}"], resume=True, progress=False)
     assert resumed["_run"]["steps"] == stopped_at + 1
+    assert not (output / "unfinished").exists()  # continued and finished: it is the run now
+    assert (output / "model" / "config.json").is_file()

@@ -5,6 +5,8 @@
 * :func:`resolve_config` / :func:`build_model` — a config (dict, JSON or YAML) validated with every
   problem reported at once, defaults and qualified names filled in, then assembled.
 * :func:`save_model` / :func:`load_model` — a model folder: ``config.json`` + ``weights/``.
+* :func:`resolve_part` / :func:`require_part` — one part (or a dataset) looked up in its registry, its
+  arguments checked, as a :class:`Part` that builds it; :func:`raise_problems` reports collected problems.
 
 Example:
     >>> from torchbricks.assembly import build_model
@@ -15,20 +17,25 @@ Example:
 """
 
 from torchbricks.assembly._assemble import RESERVED_NAMES, assemble_model
-from torchbricks.assembly._config import CONFIG_KEYS, build_model, load_config, resolve_config
+from torchbricks.assembly._config import CONFIG_DEFAULTS, CONFIG_KEYS, build_model, load_config, resolve_config
 from torchbricks.assembly._model_folder import CONFIG_FILE, WEIGHTS_FOLDER, load_model, save_model
-from torchbricks.assembly._parts import SUPPLIED_BY_ASSEMBLER
+from torchbricks.assembly._parts import SUPPLIED_BY_ASSEMBLER, Part, raise_problems, require_part, resolve_part
 
 __all__ = [
+    "CONFIG_DEFAULTS",
     "CONFIG_FILE",
     "CONFIG_KEYS",
     "RESERVED_NAMES",
     "SUPPLIED_BY_ASSEMBLER",
     "WEIGHTS_FOLDER",
+    "Part",
     "assemble_model",
     "build_model",
     "load_config",
     "load_model",
+    "raise_problems",
+    "require_part",
     "resolve_config",
+    "resolve_part",
     "save_model",
 ]

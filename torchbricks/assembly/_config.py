@@ -37,6 +37,7 @@ from typing import Any
 from torchbricks.assembly._assemble import assemble_model
 from torchbricks.assembly._parts import Part, raise_problems, resolve_part
 from torchbricks.assembly._reading import read_data_file
+from torchbricks.errors import ConfigError
 from torchbricks.suggestions import did_you_mean
 
 PARTS = {"preprocessor": "preprocessors", "backbone": "backbones", "neck": "necks", "loss_weighting": "losses"}
@@ -47,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "loss_weighting": {"name": "fixed_weighting"},
     "input_shape": [3, 224, 224],
 }
+CONFIG_DEFAULTS = DEFAULTS
+"""The default of each optional top-level config key (``resolve_config`` fills them in)."""
 CONFIG_KEYS = ("image", "input_shape", "preprocessor", "backbone", "neck", "tasks", "loss_weighting", "packs")
 
 
@@ -97,9 +100,27 @@ def resolve_config(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     return resolved
 
 
-def build_model(source: Mapping[str, Any] | str | Path) -> Any:
-    """Validate the config, then assemble the model (a ``BrickCollection`` with the resolved ``config``)."""
-    config = resolve_config(source)
+def build_model(source: Mapping[str, Any] | str | Path, *, resolved: bool = False) -> Any:
+    """Validate the config, then assemble the model (a ``BrickCollection`` with the resolved ``config``).
+
+    ``resolved=True`` takes a config that :func:`resolve_config` already returned (or a saved
+    ``config.json``) and assembles it as it is, without resolving it again; the assembler still checks
+    each part's arguments.
+
+    Example:
+        >>> config = resolve_config({"backbone": {"name": "resnet18", "levels": [5]},
+        ...                          "tasks": {"kind": {"task": "image_classification", "num_classes": 2}}})
+        >>> model = build_model(config, resolved=True)
+        >>> model.config == config, model.config is config
+        (True, False)
+    """
+    config = load_config(source) if resolved else resolve_config(source)
+    if resolved:
+        missing = [key for key in CONFIG_KEYS if key not in config]
+        if missing:
+            raise ConfigError(
+                f"build_model(resolved=True) takes a config that resolve_config returned; missing: {', '.join(missing)}"
+            )
     model = assemble_model(
         tasks={name: dict(task) for name, task in config["tasks"].items()},
         backbone=config["backbone"],

@@ -100,7 +100,13 @@ def save_model(model: Any, folder: str | Path, exist_ok: bool = False) -> Path:
 
 
 def load_model(folder: str | Path, strict: bool = True) -> Any:
-    """Rebuild a model saved with :func:`save_model` and load its weights (``strict``: every file must match)."""
+    """Rebuild a model saved with :func:`save_model` and load its weights (``strict``: every file must match).
+
+    ``strict`` defaults to ``True`` here and to ``False`` in :func:`torchbricks.load_bricks`, on purpose: a
+    saved folder is one model, so a missing or extra weights file means the folder is damaged or holds
+    another model; ``load_bricks`` fills a collection you built, where loading only the bricks that have
+    files is how a new head is trained on a saved backbone. ``strict=False`` loads what fits and warns.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"'{folder}' is not a saved model: no such folder")

@@ -5,6 +5,24 @@ or an already built module. :func:`resolve_part` looks the name up in its regist
 arguments against the factory's signature, adding every problem (with its config path) to a list
 instead of raising, so a config reports all its problems at once. The same :class:`Part` then
 builds the module, with the arguments the assembler supplies (channels, strides, feature names).
+
+Example:
+    >>> problems = []
+    >>> part = resolve_part("datasets", {"name": "shapes", "count": 2}, "data.train[0]", problems)
+    >>> isinstance(part, Part), part.entry.qualified_name, problems
+    (True, 'torchbricks:shapes', [])
+    >>> len(part.build())
+    2
+    >>> require_part("backbones", "resnet18", "backbone").resolved()["name"]
+    'torchbricks:resnet18'
+    >>> resolve_part("backbones", {"name": "resnet18", "levls": [5]}, "backbone", problems) is not None
+    True
+    >>> try:
+    ...     raise_problems(problems, "model config")
+    ... except ConfigError as error:
+    ...     print(str(error).split(" Accepted")[0].split(". Did")[0])
+    1 problem(s) in the model config:
+      backbone.levls: unknown argument
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-from torchbricks._deprecation import moved_module_getattr
 from torchbricks.registry._api import (
     CORE_PACK,
     check,
@@ -33,7 +32,6 @@ from torchbricks.registry._api import (
     list_bricks,
     load_entry,
     packs,
-    plugins,
     register,
     reload,
     resolution,
@@ -42,25 +40,21 @@ from torchbricks.registry._api import (
 )
 from torchbricks.registry._entries import LOCAL_PACK, BrickEntry, PackStatus
 from torchbricks.registry._hookspecs import hookimpl
-from torchbricks.registry._kinds import KINDS, canonical_pack_name, normalize_kind
+from torchbricks.registry._kinds import KINDS, PLUGIN_GROUP, canonical_pack_name, entry_point_group, normalize_kind
 from torchbricks.registry._registrar import BrickRegistrar, signature_text
-
-__getattr__ = moved_module_getattr(
-    "torchbricks.registry", {"FeatureSpec": "torchbricks.features", "declare_features": "torchbricks.features"}
-)
-"""``FeatureSpec`` and ``declare_features`` moved to :mod:`torchbricks.features`; here they warn for one release."""
-
 
 __all__ = [
     "CORE_PACK",
     "KINDS",
     "LOCAL_PACK",
+    "PLUGIN_GROUP",
     "BrickEntry",
     "BrickRegistrar",
     "PackStatus",
     "canonical_pack_name",
     "check",
     "create",
+    "entry_point_group",
     "get",
     "get_entry",
     "hookimpl",
@@ -68,7 +62,6 @@ __all__ = [
     "load_entry",
     "normalize_kind",
     "packs",
-    "plugins",
     "register",
     "reload",
     "resolution",

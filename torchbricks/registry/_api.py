@@ -457,27 +457,6 @@ def _unknown_error(kind: str, name: str, bare: str, pack: str | None) -> Unknown
     return UnknownBrickError(message)
 
 
-def plugins(*, strict: bool | None = None) -> list[PackStatus]:
-    """Deprecated name of :func:`packs` (one word per concept: a pip-installed distribution of bricks is a pack).
-
-    Example:
-        >>> import warnings
-        >>> with warnings.catch_warnings(record=True) as caught:
-        ...     warnings.simplefilter("always")
-        ...     statuses = plugins()
-        >>> caught[0].category.__name__, statuses == packs()
-        ('FutureWarning', True)
-    """
-    import warnings
-
-    warnings.warn(
-        "torchbricks.registry.plugins() is now torchbricks.registry.packs(); the old name goes in the next release",
-        FutureWarning,
-        stacklevel=2,
-    )
-    return packs(strict=strict)
-
-
 __all__ = [
     "check",
     "create",
@@ -486,7 +465,6 @@ __all__ = [
     "list_bricks",
     "load_entry",
     "packs",
-    "plugins",
     "register",
     "reload",
     "resolution",

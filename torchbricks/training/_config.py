@@ -43,12 +43,12 @@ import copy
 import json
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from torchbricks._arguments import argument_problems
-from torchbricks.assembly import load_config, resolve_config
-from torchbricks.assembly._parts import raise_problems, resolve_part
+from torchbricks.assembly import Part, load_config, raise_problems, resolve_config, resolve_part
 from torchbricks.errors import ConfigError
 from torchbricks.suggestions import did_you_mean
 from torchbricks.training._optim import optimizer_class, scheduler_factory
@@ -155,20 +155,52 @@ def load_train_config(source: Mapping[str, Any] | str | Path, overrides: Iterabl
         >>> settings["data"]["batch_size"], settings["seed"]
         (4, 0)
     """
+    return plan_training(source, overrides).settings
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """A train config validated and resolved in one pass: what :func:`~torchbricks.training.train` runs.
+
+    ``settings`` is the resolved config (as the run's ``config.json`` holds it; ``settings["model"]`` is
+    the resolved model config), ``datasets`` the dataset parts of each split, already looked up.
+    """
+
+    settings: dict[str, Any]
+    datasets: dict[str, list[Part]]
+
+
+def plan_training(source: Mapping[str, Any] | str | Path, overrides: Iterable[str] = ()) -> TrainPlan:
+    """Read, apply overrides, validate (every problem at once), resolve the model config and datasets once.
+
+    Example:
+        >>> model = {"backbone": "resnet18", "tasks": {"shape": {"task": "image_classification", "num_classes": 3}}}
+        >>> plan = plan_training({"model": model, "data": {"train": "shapes"}})
+        >>> plan.settings["data"]["train"], [part.entry.qualified_name for part in plan.datasets["train"]]
+        ([{'name': 'shapes'}], ['torchbricks:shapes'])
+    """
     config = apply_overrides(load_config(source), overrides)
     problems: list[str] = []
-    check_sections(config, problems)
-    raise_problems(problems, "train config")
-    return resolved_train_config(config)
+    model, datasets = _checked_sections(config, problems)
+    raise_problems(problems, "train config")  # none: the model config resolved and every dataset was found
+    parts = {split: [part for part in found if part is not None] for split, found in datasets.items()}
+    return TrainPlan(resolved_train_config(config, cast(dict[str, Any], model)), parts)
 
 
 def check_sections(config: Mapping[str, Any], problems: list[str]) -> None:
     """Append every problem of a train config (with its path) to ``problems``."""
+    _checked_sections(config, problems)
+
+
+def _checked_sections(
+    config: Mapping[str, Any], problems: list[str]
+) -> tuple[dict[str, Any] | None, dict[str, list[Part | None]]]:
+    """:func:`check_sections`, returning the resolved model config and each split's dataset parts on the way."""
     for key in config:
         if key not in TRAIN_KEYS:
             problems.append(f"{key}: unknown key.{did_you_mean(key, TRAIN_KEYS)} Keys: {', '.join(TRAIN_KEYS)}")
-    _check_model(config.get("model"), problems)
-    _check_data(config.get("data"), problems)
+    model = _check_model(config.get("model"), problems)
+    datasets = _check_data(config.get("data"), problems)
     _check_trainer(config.get("trainer", {}), problems)
     _check_named(config.get("optimizer", DEFAULTS["optimizer"]), "optimizer", optimizer_class, problems, ("params",))
     scheduler = config.get("scheduler")
@@ -191,23 +223,28 @@ def check_sections(config: Mapping[str, Any], problems: list[str]) -> None:
     count = config.get("visualizations", 8)
     if not isinstance(count, int) or count < 0:
         problems.append(f"visualizations: must be a number of images (0 for none), got {count!r}")
+    return model, datasets
 
 
-def _check_model(model: Any, problems: list[str]) -> None:
+def _check_model(model: Any, problems: list[str]) -> dict[str, Any] | None:
+    """The resolved model config (the only place a train config resolves it); ``None`` after a problem."""
     if not isinstance(model, Mapping):
         problems.append("model: missing (a model config: backbone, tasks, ...)")
-        return
+        return None
     try:
-        resolve_config(model)
+        return resolve_config(model)
     except ConfigError as error:
         lines = str(error).splitlines()[1:] or [str(error)]
         problems.extend(f"model.{line.strip()}" for line in lines)
+        return None
 
 
-def _check_data(data: Any, problems: list[str]) -> None:
+def _check_data(data: Any, problems: list[str]) -> dict[str, list[Part | None]]:
+    """Each split's dataset parts, looked up once (``None`` for one that cannot be)."""
+    datasets: dict[str, list[Part | None]] = {"train": [], "validation": []}
     if not isinstance(data, Mapping):
         problems.append("data: missing (train: [datasets], validation: [datasets], batch_size: ...)")
-        return
+        return datasets
     for key in data:
         if key not in DATA_KEYS:
             problems.append(f"data.{key}: unknown key.{did_you_mean(key, DATA_KEYS)} Keys: {', '.join(DATA_KEYS)}")
@@ -215,7 +252,7 @@ def _check_data(data: Any, problems: list[str]) -> None:
         problems.append("data.train: missing (a dataset, or a list of datasets: [{name: image_folder, root: ...}])")
     for split in ("train", "validation"):
         for path, spec in dataset_specs(data.get(split), f"data.{split}"):
-            resolve_part("datasets", spec, path, problems)
+            datasets[split].append(resolve_part("datasets", spec, path, problems))
     for key in ("batch_size", "validation_batch_size"):
         value = data.get(key, 1)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -223,6 +260,7 @@ def _check_data(data: Any, problems: list[str]) -> None:
     workers = data.get("num_workers", 0)
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
         problems.append(f"data.num_workers: must be an integer >= 0, got {workers!r}")
+    return datasets
 
 
 def dataset_specs(specs: Any, path: str) -> list[tuple[str, Any]]:
@@ -321,10 +359,10 @@ def _check_callbacks(callbacks: Any, problems: list[str]) -> None:
             problems.append(f"{path}.{argument}: {problem}")
 
 
-def resolved_train_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The config with every default filled in (the model config resolved, datasets as lists)."""
+def resolved_train_config(config: Mapping[str, Any], model: dict[str, Any]) -> dict[str, Any]:
+    """The config with every default filled in: ``model`` (the model config, already resolved), datasets as lists."""
     resolved = {key: copy.deepcopy(config.get(key, DEFAULTS.get(key))) for key in TRAIN_KEYS}
-    resolved["model"] = resolve_config(config["model"])
+    resolved["model"] = model
     resolved["data"] = {**DEFAULTS["data"], **copy.deepcopy(dict(config["data"]))}
     for split in ("train", "validation"):
         resolved["data"][split] = [spec for _, spec in dataset_specs(resolved["data"].get(split), split)]

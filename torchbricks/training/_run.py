@@ -1,7 +1,9 @@
 """The train run: a train config → datasets → Lightning → ``model/``, ``metrics.json``, logs, visualizations.
 
-Output folder::
+Output folder (the run writes into ``running/`` and replaces the earlier run's files only when it has
+finished; see :mod:`torchbricks.training._run_folder`)::
 
+    torchbricks-run.json marks the folder as a train run's (a folder of anything else is refused)
     config.json          the resolved train config (every default filled in)
     model/               the trained model (best if ``checkpoint.monitor`` is set, else last): load_model
     checkpoints/         Lightning's checkpoints (last.ckpt resumes the run)
@@ -10,6 +12,7 @@ Output folder::
     logs/                metrics.csv (and TensorBoard events, with the visualizations, when tensorboard or
                          tensorboardX is installed)
     visualizations/      one PNG per task: validation images with the predictions drawn
+    unfinished/          a run stopped with Ctrl+C (``--resume`` continues it)
 
 Only the process of global rank 0 writes files; under DDP the metrics are synchronised first.
 """
@@ -19,7 +22,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
-import json
 import time
 import warnings
 from collections.abc import Iterable, Mapping
@@ -28,11 +30,9 @@ from typing import Any
 
 import torch
 
-from torchbricks.training._config import load_train_config
+from torchbricks.training._config import plan_training
 from torchbricks.training._data import Collate, combine, labelled_name, partial_names, placeholders
-
-LAST_CHECKPOINT = "last.ckpt"
-LOG_FILE = Path("logs") / "metrics.csv"
+from torchbricks.training._run_folder import LAST_CHECKPOINT, LOG_FILE, RunFolder, write_json
 
 
 def train(
@@ -44,8 +44,10 @@ def train(
 ) -> dict[str, Any]:
     """Train as the config says and write the output folder; returns ``metrics.json``'s content.
 
-    ``resume`` continues from ``output/checkpoints/last.ckpt`` (same config, more steps allowed);
-    without it, a run into the folder of an earlier run replaces that run's files.
+    ``resume`` continues the interrupted run (``output/unfinished/``) or the last finished one (same
+    config, more steps allowed). The run writes into ``output/running/``; the earlier run's files are
+    replaced only when this one has finished, so a run that fails (or is refused) changes nothing. A
+    non-empty ``output`` that is not a train run's folder is refused (:class:`~torchbricks.errors.RunFolderError`).
 
     Example:
         One step on two tiny generated images (a real run trains for minutes):
@@ -69,107 +71,91 @@ def train(
     """
     from torchbricks.training._lightning import lightning
 
-    settings = load_train_config(config, overrides)
+    plan = plan_training(config, overrides)  # the model config resolved once, each dataset looked up once
+    settings = plan.settings
+    folder = RunFolder(output)
+    folder.check(resume)  # before anything is written: a folder of something else, or nothing to resume
+    resume_from = folder.resume_checkpoint() if resume else None
+    logged_before = read_log(folder.logged_before(resume))  # Lightning's CSV logger starts its file anew
     pl = lightning()
-    output = Path(output)
-    checkpoint = output / "checkpoints" / LAST_CHECKPOINT
-    if resume and not checkpoint.is_file():
-        from torchbricks.errors import ConfigError
-
-        raise ConfigError(f"Cannot resume: there is no checkpoint '{checkpoint}'")
-    logged_before = read_log(output / LOG_FILE) if resume else []  # Lightning's CSV logger starts its file anew
     pl.seed_everything(settings["seed"], workers=True, verbose=False)
-    train_sets = [_build_dataset(spec, f"data.train[{index}]") for index, spec in enumerate(settings["data"]["train"])]
-    validation_sets = [
-        _build_dataset(spec, f"data.validation[{index}]") for index, spec in enumerate(settings["data"]["validation"])
-    ]
+    train_sets = [part.build() for part in plan.datasets["train"]]
+    validation_sets = [part.build() for part in plan.datasets["validation"]]
     settings["model"] = with_labelled_masks(settings["model"], partial_names([*train_sets, *validation_sets]))
     from torchbricks.assembly import build_model
 
-    model = build_model(settings["model"])
+    model = build_model(settings["model"], resolved=True)  # the assembler checks the added `labelled` arguments
     train_loader = _loader(train_sets, settings, shuffle=True)
     validation_loader = _loader(validation_sets, settings, shuffle=False) if validation_sets else None
     module = _module(model, settings)
-    trainer = _trainer(pl, settings, output, progress, has_validation=validation_loader is not None)
-    if trainer.is_global_zero:
-        if not resume:
-            clear_previous_run(output)
-        output.mkdir(parents=True, exist_ok=True)
-        write_json(output / "config.json", settings)
-    started = time.perf_counter()
+    staging = folder.staging
+    trainer = _trainer(pl, settings, staging, progress, has_validation=validation_loader is not None)
+    main = trainer.is_global_zero
+    if main:
+        folder.start(settings, resume_from)
+    try:
+        started = time.perf_counter()
+        _fit(trainer, module, model, (train_loader, validation_loader), resume_from, folder, logged_before)
+        train_seconds = time.perf_counter() - started
+        best = trainer.checkpoint_callback.best_model_path if settings["checkpoint"]["monitor"] else ""
+        if best:
+            state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+            module.load_state_dict(state)
+        metrics: dict[str, dict[str, float]] = {}
+        if validation_loader is not None:
+            last_validation = module.validated_at_step == trainer.global_step and not best
+            metrics = (
+                nested_metrics(trainer.callback_metrics)
+                if last_validation
+                else evaluate(trainer, module, validation_loader)
+            )
+        run = {"steps": int(trainer.global_step), "train_seconds": round(train_seconds, 1), "seed": settings["seed"]}
+        if main:
+            from torchbricks.assembly import save_model
+
+            save_model(model, staging / "model")
+            write_json(staging / "metrics.json", metrics, sort_keys=True)
+            write_json(staging / "run.json", run, sort_keys=True)
+            if logged_before:
+                merge_log(logged_before, staging / LOG_FILE)
+            if validation_sets and settings["visualizations"]:
+                write_visualizations(model, validation_sets, staging / "visualizations", settings["visualizations"])
+            folder.finish()
+    except BaseException:
+        if main:
+            folder.discard()  # the earlier run's files are as they were
+        raise
+    return {**metrics, "_run": run}
+
+
+def _fit(
+    trainer: Any,
+    module: Any,
+    model: torch.nn.Module,
+    loaders: tuple[Any, Any],
+    resume_from: Path | None,
+    folder: RunFolder,
+    logged_before: list[dict[str, str]],
+) -> None:
+    """``trainer.fit``; Ctrl+C keeps the run so far as ``unfinished/`` (its checkpoint at the step reached)."""
     with warnings.catch_warnings():
         if only_frozen_bricks_in_eval_mode(model):  # not-trainable bricks keep their model in eval mode by design
             warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
         try:
-            trainer.fit(module, train_loader, validation_loader, ckpt_path=str(checkpoint) if resume else None)
+            trainer.fit(module, *loaders, ckpt_path=None if resume_from is None else str(resume_from))
         except SystemExit:  # Lightning turns Ctrl+C into sys.exit(1)
             if not trainer.interrupted:
                 raise
+            if not trainer.is_global_zero:
+                raise KeyboardInterrupt(f"training stopped at step {trainer.global_step}") from None
             if trainer.world_size == 1:  # --resume continues from where it stopped (DDP: the last saved one)
-                trainer.save_checkpoint(checkpoint)
+                trainer.save_checkpoint(folder.staging / LAST_CHECKPOINT)
+            if logged_before:  # an interrupted resume keeps the rows logged before it
+                merge_log(logged_before, folder.staging / LOG_FILE)
+            checkpoint = folder.keep_unfinished()
             raise KeyboardInterrupt(
-                f"training stopped at step {trainer.global_step}; '{checkpoint}' holds it (resume continues it)"
+                f"training stopped at step {trainer.global_step}; '{checkpoint}' holds it (--resume continues it)"
             ) from None
-    train_seconds = time.perf_counter() - started
-    best = trainer.checkpoint_callback.best_model_path if settings["checkpoint"]["monitor"] else ""
-    if best:
-        state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
-        module.load_state_dict(state)
-    metrics: dict[str, dict[str, float]] = {}
-    if validation_loader is not None:
-        last_validation = module.validated_at_step == trainer.global_step and not best
-        metrics = (
-            nested_metrics(trainer.callback_metrics)
-            if last_validation
-            else evaluate(trainer, module, validation_loader)
-        )
-    run = {"steps": int(trainer.global_step), "train_seconds": round(train_seconds, 1), "seed": settings["seed"]}
-    if trainer.is_global_zero:
-        from torchbricks.assembly import save_model
-
-        save_model(model, output / "model", exist_ok=True)
-        write_json(output / "metrics.json", metrics, sort_keys=True)
-        write_json(output / "run.json", run, sort_keys=True)
-        if logged_before:
-            merge_log(logged_before, output / LOG_FILE)
-        if validation_sets and settings["visualizations"]:
-            write_visualizations(model, validation_sets, output / "visualizations", settings["visualizations"])
-    return {**metrics, "_run": run}
-
-
-PREVIOUS_RUN_FILES = ("checkpoints", "logs", "visualizations", "metrics.json", "run.json")
-
-
-def clear_previous_run(output: Path) -> list[Path]:
-    """Remove what an earlier train run wrote into ``output``, which a new run (not a resume) replaces.
-
-    Only a folder that holds a train run (``run.json`` or ``checkpoints/last.ckpt``) is touched, and only
-    the run's own files; ``model/`` is replaced when the new run saves. Returns what was removed.
-
-    Example:
-        >>> import tempfile
-        >>> folder = Path(tempfile.mkdtemp())
-        >>> _ = (folder / "run.json").write_text("{}")
-        >>> (folder / "logs").mkdir()
-        >>> (folder / "notes.txt").touch()
-        >>> [path.name for path in clear_previous_run(folder)], sorted(path.name for path in folder.iterdir())
-        (['logs', 'run.json'], ['notes.txt'])
-    """
-    import shutil
-
-    if not ((output / "run.json").is_file() or (output / "checkpoints" / LAST_CHECKPOINT).is_file()):
-        return []
-    removed = []
-    for name in PREVIOUS_RUN_FILES:
-        path = output / name
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        elif path.is_file() or path.is_symlink():
-            path.unlink()
-        else:
-            continue
-        removed.append(path)
-    return removed
 
 
 def is_main_process() -> bool:
@@ -186,16 +172,9 @@ def is_main_process() -> bool:
     return getattr(lightning().utilities.rank_zero_only, "rank", 0) == 0
 
 
-def write_json(path: Path, content: Any, sort_keys: bool = False) -> None:
-    """``content`` as indented JSON, written atomically (a reader never sees half a file)."""
-    from torchbricks._files import atomic_write_bytes
-
-    atomic_write_bytes(path, json.dumps(content, indent=2, sort_keys=sort_keys, default=str).encode())
-
-
-def read_log(path: Path) -> list[dict[str, str]]:
+def read_log(path: Path | None) -> list[dict[str, str]]:
     """The rows of a CSV log (empty when there is none)."""
-    if not path.is_file():
+    if path is None or not path.is_file():
         return []
     with path.open(newline="") as file:
         return list(csv.DictReader(file))
@@ -258,12 +237,6 @@ def only_frozen_bricks_in_eval_mode(model: torch.nn.Module) -> bool:
         for module in brick.model.modules()
     }
     return all(module.training or id(module) in frozen for module in model.modules())
-
-
-def _build_dataset(spec: Any, path: str) -> Any:
-    from torchbricks.assembly._parts import require_part
-
-    return require_part("datasets", spec, path).build()
 
 
 def _loader(datasets: list[Any], settings: Mapping[str, Any], shuffle: bool) -> torch.utils.data.DataLoader:

@@ -8,7 +8,7 @@ Registered in ``pyproject.toml``::
 A visualizer factory returns a callable that draws *one* image. ``BrickPerImageVisualization`` calls
 it once per image of a batch, with batched tensors unpacked to numpy arrays (images channel-last)::
 
-    from bag_of_bricks.brick_visualizer import BrickPerImageVisualization
+    from torchbricks import BrickPerImageVisualization
     from torchbricks.registry import create
 
     overlay = create("visualizers", "example_label_overlay", class_names=["cat", "dog"])

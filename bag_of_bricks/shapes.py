@@ -25,6 +25,8 @@ import math
 import numpy as np
 import torch
 
+__all__ = ["CLASS_NAMES", "MAX_SHAPES", "SHAPE_NAMES", "make_shapes_batch"]
+
 SHAPE_NAMES = ("circle", "square", "triangle")
 CLASS_NAMES = ("background", *SHAPE_NAMES)
 MAX_SHAPES = 3

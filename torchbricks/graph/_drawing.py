@@ -1,15 +1,11 @@
-"""Draw a brick collection as a Mermaid flowchart or Graphviz DOT text, without running it.
-
-Bricks are nodes labelled ``'path': ModelClass`` and their brick type; external inputs and outputs
-no brick consumes are styled nodes; edges carry the data name; nested collections are subgraphs.
-The text is deterministic: the same collection always gives byte-identical text.
+"""Mermaid flowchart and Graphviz DOT text of a brick collection; the public names are in :mod:`torchbricks.graph`.
 
 Example:
     >>> from torch import nn
     >>> from torchbricks import BrickCollection, BrickTrainable
-    >>> collection = BrickCollection({"backbone": BrickTrainable(nn.Identity(), ["images"], ["features"])})
-    >>> print(create_mermaid_dag_graph(collection, add_legends=False).splitlines()[2])
-        backbone(<strong>'backbone': Identity</strong><br><i>BrickTrainable</i>):::BrickTrainable
+    >>> collection = BrickCollection({"head": BrickTrainable(nn.Identity(), ["features"], ["logits"])})
+    >>> [node.path for node in graph_layout(collection).nodes], brick_colour("BrickTrainable")
+    (['head'], '#6D597A')
 """
 
 from __future__ import annotations
@@ -18,11 +14,14 @@ import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from torchbricks._execution_plan import BrickNode
-from torchbricks.collection import BrickCollection
 from torchbricks.groups import GroupsLike
 from torchbricks.names import PATH_SEPARATOR
+
+if TYPE_CHECKING:  # the collection imports the graph package (for its dependencies): no import back at run time
+    from torchbricks.collection import BrickCollection
+    from torchbricks.graph._dependencies import BrickNode
 
 INPUT_COLOUR = "#22A699"
 OUTPUT_COLOUR = "#F2BE22"
