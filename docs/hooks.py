@@ -150,11 +150,15 @@ def api_reference() -> str:
 def entry_point_groups() -> str:
     """A table: each registry kind and the entry-point group a pack lists its bricks under."""
     from torchbricks.cli import COMMAND_GROUP
-    from torchbricks.registry import KINDS, PLUGIN_GROUP, entry_point_group
+    from torchbricks.registry import KINDS, OPTIONAL_EXTRAS_GROUP, PLUGIN_GROUP, entry_point_group
 
     rows = ["| Entry-point group | What it registers |", "| --- | --- |"]
     rows.extend(f'| `{entry_point_group(kind)}` | {kind}: `name = "module:factory"` |' for kind in KINDS)
     rows.append(f"| `{PLUGIN_GROUP}` | a pluggy plugin implementing the hooks below |")
+    rows.append(
+        f'| `{OPTIONAL_EXTRAS_GROUP}` | optional extras: `extra = "your_package"` (`packs --check` skips bricks '
+        "that need only them) |"
+    )
     rows.append(f'| `{COMMAND_GROUP}` | a `torchbricks` subcommand: `name = "module:command"` |')
     return "\n".join(rows) + "\n"
 

@@ -40,7 +40,7 @@ _PUBLIC_BY_MODULE: dict[str, tuple[str, ...]] = {
     "torchbricks.collection": ("BrickCollection",),
     "torchbricks.groups": ("LOSS", "METRIC", "METRIC_EXTRA", "MODEL", "VISUALIZATION", "Stage"),
     "torchbricks.names": ("ALL_INPUTS",),
-    "torchbricks.features": ("FeatureSpec", "declare_features", "task_kind"),
+    "torchbricks.features": ("FeatureSpec", "TaskInterface", "declare_features", "task_kind"),
     "torchbricks.visualization": ("BrickPerImageVisualization",),
     "torchbricks.weights": ("load_bricks", "save_bricks"),
     "torchbricks.export": ("export_bricks", "export_bricks_as_onnx", "onnx_max_abs_differences"),

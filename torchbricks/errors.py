@@ -195,3 +195,47 @@ class IncompatiblePackError(MissingPackError):
 
 class RunFolderError(TorchBricksError, FileExistsError):
     """A train run's ``--output`` folder is not one the run may write: it holds files of something else."""
+
+
+class InputRangeWarning(UserWarning):
+    """Images reached a preprocessor outside its input contract (uint8 in 0–255 or float in 0–1).
+
+    Float images in 0–255, or images normalised twice, give wrong predictions without an error; the
+    standard preprocessor checks a sample of each batch in eager mode and warns once.
+    """
+
+
+class DatasetError(TorchBricksError, ValueError):
+    """A dataset's file cannot be used: an unreadable image, a mask that does not fit its image, a malformed
+    CSV row or COCO entry, a FIFO among the images. The message names the file (and the row or entry).
+
+    Raised in a DataLoader worker, it reaches the main process with its one-line message (PyTorch would
+    put the worker's whole traceback into it).
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*_worker_message(args))
+
+
+class DatasetConfigError(DatasetError, ConfigError):
+    """A dataset's data does not fit the config: a mask class ``>= num_classes``, a path outside the
+    dataset's root without ``allow_outside_root: true``, class names that differ between datasets."""
+
+
+def _worker_message(args: tuple[object, ...]) -> tuple[object, ...]:
+    """The original one-line message of an error re-raised from a DataLoader worker (else ``args``)."""
+    if len(args) != 1 or not isinstance(args[0], str) or not args[0].startswith("Caught "):
+        return args
+    text = args[0]
+    if "DataLoader worker" not in text.split("\n", 1)[0] or "Traceback" not in text:
+        return args
+    last = text.rstrip("\n").rsplit("\n", 1)[-1]
+    _, separator, message = last.partition("Error: ")
+    return (message,) if separator and message else args
+
+
+class TrainingDivergedError(TorchBricksError, FloatingPointError):
+    """A train run's loss, validation loss or weights became NaN or infinite; the message names the step and task.
+
+    The run stops and writes no result: the output folder keeps the earlier run (``model/`` included).
+    """

@@ -4,8 +4,9 @@ A backbone or neck declares its outputs with a :class:`FeatureSpec` (one name, c
 stride per feature map), either on the built module (``module.feature_spec``) or on its factory with
 :func:`declare_features` (readable without building anything). A task factory declares which
 features it reads with :func:`task_kind`: ``"global"`` (the backbone's coarsest map) or ``"dense"``
-(the neck's or backbone's finest map, at most ``max_stride``). The assembler connects parts through
-these declarations and checks them before anything is built.
+(the neck's or backbone's finest map, at most ``max_stride``), which the registry records as a
+:class:`TaskInterface`. The assembler connects parts through these declarations and checks them before
+anything is built.
 
 This module imports nothing heavy: listing bricks reads these declarations without importing torch.
 
@@ -18,6 +19,8 @@ Example:
     ...     return {}
     >>> feature_kind_of(my_task), max_stride_of(my_task)
     ('dense', 8)
+    >>> TaskInterface.of(my_task).to_dict()
+    {'feature_kind': 'dense', 'max_stride': 8}
 """
 
 from __future__ import annotations
@@ -64,6 +67,47 @@ class FeatureSpec:
         )
 
 
+@dataclass(frozen=True)
+class TaskInterface:
+    """The declared input of a task factory: which features it reads (``"global"`` or ``"dense"``) and
+    the largest stride it accepts (``None``: any). What :func:`task_kind` declares, as registry entries hold it.
+
+    Example:
+        >>> interface = TaskInterface("dense", max_stride=16)
+        >>> interface.to_dict()
+        {'feature_kind': 'dense', 'max_stride': 16}
+        >>> TaskInterface.from_dict(interface.to_dict()) == interface
+        True
+    """
+
+    feature_kind: str
+    max_stride: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.feature_kind, str) or self.feature_kind not in FEATURE_KINDS:
+            raise ValueError(f"feature_kind must be one of {FEATURE_KINDS}, got {self.feature_kind!r}")
+        stride = self.max_stride
+        if stride is not None and (not isinstance(stride, int) or isinstance(stride, bool) or stride < 1):
+            raise ValueError(f"max_stride must be a positive integer or None, got {stride!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``feature_kind``, ``max_stride``)."""
+        return {"feature_kind": self.feature_kind, "max_stride": self.max_stride}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskInterface:
+        """The inverse of :meth:`to_dict` (``max_stride`` may be left out)."""
+        return cls(data["feature_kind"], data.get("max_stride"))
+
+    @classmethod
+    def of(cls, factory: Any) -> TaskInterface:
+        """The interface a task factory declares with :func:`task_kind` (``"global"`` when it declares none).
+
+        Raises ``ValueError`` when the factory's ``feature_kind`` or ``max_stride`` attribute is invalid.
+        """
+        return cls(feature_kind_of(factory), max_stride_of(factory))
+
+
 def declare_features(
     names: tuple[str, ...], channels: tuple[int, ...], strides: tuple[int, ...]
 ) -> Callable[[Factory], Factory]:
@@ -88,6 +132,9 @@ def declare_features(
 def task_kind(feature_kind: str, max_stride: int | None = None) -> Callable[[Factory], Factory]:
     """Declare which features a task factory reads: ``"global"`` or ``"dense"`` (at most ``max_stride``).
 
+    The registry reads the declaration from the source (keep the decorator's name ``task_kind`` and use
+    literal values) and records it as the entry's :class:`TaskInterface`.
+
     Example:
         >>> @task_kind("global")
         ... def my_classifier(num_classes: int, *, features: str, in_channels: int):
@@ -95,8 +142,7 @@ def task_kind(feature_kind: str, max_stride: int | None = None) -> Callable[[Fac
         >>> my_classifier.feature_kind
         'global'
     """
-    if feature_kind not in FEATURE_KINDS:
-        raise ValueError(f"feature_kind must be one of {FEATURE_KINDS}, got {feature_kind!r}")
+    TaskInterface(feature_kind, max_stride)  # raises ValueError naming an invalid value
 
     def mark(factory: Factory) -> Factory:
         factory.feature_kind = feature_kind  # type: ignore[attr-defined]
@@ -121,6 +167,7 @@ __all__ = [
     "FEATURE_KINDS",
     "GLOBAL",
     "FeatureSpec",
+    "TaskInterface",
     "declare_features",
     "feature_kind_of",
     "max_stride_of",

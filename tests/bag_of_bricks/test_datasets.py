@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from bag_of_bricks.datasets import coco, image_folder, multilabel_csv, segmentation_folder, shapes, transform_sample
+from torchbricks.errors import ConfigError, DatasetError
 from torchbricks.registry import get_entry
 
 
@@ -55,6 +56,7 @@ def test_image_folder(tmp_path: Path) -> None:
     data = image_folder(str(write_image_folder(tmp_path)), image_size=16)
     assert len(data) == 4
     assert data.classes == ["cat", "dog"]
+    assert data.class_names == {"targets": ["cat", "dog"]}
     labels = sorted(int(data[index]["targets"]) for index in range(4))
     assert labels == [0, 0, 1, 1]
     assert data[0]["images"].shape == (3, 16, 16)
@@ -81,9 +83,10 @@ def test_segmentation_folder_keeps_class_indices_and_the_ignore_index(tmp_path: 
 
 def test_segmentation_folder_reports_a_missing_mask(tmp_path: Path) -> None:
     write_segmentation_folder(tmp_path)
-    write_rgb(tmp_path / "images" / "extra.jpg", (0, 0, 0))
-    with pytest.raises(ValueError, match="no mask"):
+    extra = write_rgb(tmp_path / "images" / "extra.jpg", (0, 0, 0))
+    with pytest.raises(DatasetError) as raised:
         segmentation_folder(str(tmp_path))
+    assert str(raised.value) == f"segmentation_folder: no mask '{tmp_path / 'masks' / 'extra.png'}' for image '{extra}'"
 
 
 def write_coco(root: Path) -> Path:
@@ -155,5 +158,9 @@ def test_augment_names_build_torchvision_transforms(tmp_path: Path) -> None:
         augment=["RandomHorizontalFlip", {"name": "RandomVerticalFlip", "p": 1.0}],
     )
     assert data[0]["images"].shape == (3, 8, 8)
-    with pytest.raises(ValueError, match="unknown torchvision"):
-        image_folder(str(tmp_path), augment=["NoSuchTransform"])
+    with pytest.raises(ConfigError) as raised:
+        image_folder(str(tmp_path), augment=["RandomHorizontalFlop"])
+    assert str(raised.value) == (
+        "image_folder: augment[0]: unknown torchvision.transforms.v2 transform 'RandomHorizontalFlop'. "
+        "Did you mean 'RandomHorizontalFlip'?"
+    )

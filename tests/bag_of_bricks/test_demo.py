@@ -244,7 +244,8 @@ def test_demo_visualizations_are_pngs(demo: tuple[Path, dict[str, Any]]) -> None
     for task in TASKS:
         with Image.open(output / "visualizations" / f"{task}.png") as picture:
             assert picture.format == "PNG"
-            assert picture.size == (8 * 64 * 4, 64 * 4)  # 8 images side by side, enlarged 4 times
+            width, height = picture.size
+            assert height > 2 * width  # rows of image | ground truth | prediction, one per picked image
             pixels = np.asarray(picture.convert("RGB"))
         assert pixels.std() > 0
 

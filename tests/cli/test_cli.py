@@ -62,6 +62,8 @@ def test_list_by_kind_filter_and_pack(full: packs.Environment) -> None:
         ("heads", "example_linear_head"),
         ("losses", "example_focal_loss"),
         ("visualizers", "example_label_overlay"),
+        ("tasks", "example_classification"),
+        ("datasets", "example_stripes"),
     ]
     empty = full.cli("list", "--filter", "no_such_brick*")
     assert (empty.returncode, _rows(empty.stdout)[1:]) == (0, [])
@@ -85,6 +87,7 @@ def test_list_json_has_the_entry_fields(full: packs.Environment) -> None:
         "signature": "(num_classes: int = 2) -> object",
         "interface": None,
         "extras": ["fancy"],
+        "optional": False,
         "shadowed_by": None,
         "clashes_with": [],
     }
@@ -95,6 +98,11 @@ def test_list_json_has_the_entry_fields(full: packs.Environment) -> None:
     }
     assert by_name["tbfixture-plugin:plugin_net_32"]["source"] == "hook"
     assert by_name["torchbricks-example:example_channel_mixer"]["interface"]["channels"] == [128] * 4
+    # A task's interface is its @task_kind, read from source like a neck's @declare_features.
+    assert by_name["torchbricks-example:example_classification"]["interface"] == {
+        "feature_kind": "global",
+        "max_stride": None,
+    }
     filtered = json.loads(full.cli("list", "losses", "--pack", "tbfixture-optional", "--json").stdout)
     assert [entry["qualified_name"] for entry in filtered] == ["tbfixture-optional:plain_loss"]
 
@@ -191,7 +199,7 @@ def test_plugins_shows_every_pack_with_status_and_errors(full: packs.Environment
         "torchbricks_register_bricks",
         "unchecked",
     ]
-    assert rows["torchbricks-example"][2] == "heads: 1, losses: 1, necks: 1, visualizers: 1"
+    assert rows["torchbricks-example"][2] == "datasets: 1, heads: 1, losses: 1, necks: 1, tasks: 1, visualizers: 1"
     assert rows["tbfixture-broken"][4] == "error"
     assert "RuntimeError: tbfixture-broken hook fails on purpose" in rows["tbfixture-broken"][5]
     assert "module 'tbfixture_broken.ghost' is not installed" in rows["tbfixture-broken"][5]
@@ -208,9 +216,15 @@ def test_plugins_json_and_check(full: packs.Environment) -> None:
     (broken,) = json.loads(checked.stdout)  # --pack shows one pack
     assert broken["name"] == "tbfixture-broken"
     assert any("fails to import on purpose" in error for error in broken["errors"])
-    # The optional dependency of tbfixture-optional is not a failure, even after importing everything.
+    # tbfixture-optional's fancy_head needs an extra that is not installed (and not marked optional):
+    # --check says so, with the module and the install, as its own status, not as a load error.
     (optional,) = json.loads(full.cli("plugins", "--check", "--pack", "tbfixture_optional", "--json").stdout)
-    assert optional["status"] == "ok"
+    assert (optional["status"], optional["errors"]) == ("missing dependency", [])
+    assert optional["missing_dependencies"] == [
+        "Brick heads 'tbfixture-optional:fancy_head' (tbfixture_optional.fancy:fancy_head) needs the module "
+        "'tbfixture_not_installed_fancy_lib', which is not installed; install it with: "
+        "pip install 'tbfixture-optional[fancy]'"
+    ]
     unknown = full.cli("plugins", "--pack", "tbfixture-brokn")
     assert unknown.returncode == 1
     assert "No installed brick pack 'tbfixture-brokn'. Did you mean 'tbfixture-broken'" in unknown.stderr

@@ -227,7 +227,8 @@ DOCUMENTED_PAGES = [
 
 @pytest.mark.parametrize("page", DOCUMENTED_PAGES, ids=lambda path: path.name)
 def test_the_readme_and_docs_import_only_public_names(page: Path) -> None:
-    """Examples use ``torchbricks``, ``torchbricks.registry`` and ``bag_of_bricks`` (the migration guide: old paths)."""
+    """Examples use the public faces (``torchbricks``, ``torchbricks.registry``, ``torchbricks.training``) and
+    ``bag_of_bricks`` (the migration guide: old paths)."""
     offenders = []
     for block in _python_blocks(page):
         try:
@@ -239,6 +240,7 @@ def test_the_readme_and_docs_import_only_public_names(page: Path) -> None:
             if isinstance(node, ast.ImportFrom) and node.module:
                 modules = [node.module]
             for module in modules:
-                if module.startswith("torchbricks") and module not in ("torchbricks", "torchbricks.registry"):
+                public = ("torchbricks", "torchbricks.registry", "torchbricks.training")
+                if module.startswith("torchbricks") and module not in public:
                     offenders.append(module)
     assert offenders == []

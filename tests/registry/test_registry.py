@@ -251,9 +251,11 @@ def test_a_broken_pack_is_recorded_and_never_hides_other_packs(full: packs.Envir
         assert result["statuses"][name]["clashes"][0].startswith("heads 'shared_head' (also tbfixture-clash-")
     assert result["statuses"]["tbfixture-plugin"]["hooks"] == ["torchbricks_register_bricks"]
     assert result["statuses"]["torchbricks-example"]["bricks"] == {
+        "datasets": 1,
         "heads": 1,
         "losses": 1,
         "necks": 1,
+        "tasks": 1,
         "visualizers": 1,
     }
     kind, message = result["failure"]
@@ -429,7 +431,7 @@ def test_the_example_pack_declares_its_interface_and_its_own_tests_pass(full: pa
         cwd=packs.EXAMPLE_PACK,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "10 passed" in completed.stdout
+    assert "17 passed" in completed.stdout  # its tests (a tiny train run of its task and dataset) and doctests
 
 
 # --- bricks registered by the running program -------------------------------------------------------
@@ -518,3 +520,17 @@ def test_local_registrations_carry_declared_interfaces(local_names: list[tuple[s
 def test_invalid_brick_names_are_rejected(name: str) -> None:
     with pytest.raises(RegistryError, match="invalid brick name"):
         registry.register("heads", name, lambda: None)
+
+
+def test_an_unknown_pack_that_is_not_installed_is_named_with_its_pip_install() -> None:
+    with pytest.raises(UnknownBrickError) as raised:
+        registry.get_entry("heads", "tbtest-absent-pack:some_head")
+    assert str(raised.value).startswith(
+        "No pack 'tbtest-absent-pack' registers heads. 'tbtest-absent-pack' is not installed; "
+        "install it with: pip install tbtest-absent-pack. Packs with heads: "
+    )
+    # Installed (it registers no heads), or not a distribution name: nothing to install.
+    for pack in ("numpy", "not/a-package"):
+        with pytest.raises(UnknownBrickError) as raised:
+            registry.get_entry("heads", f"{pack}:some_head")
+        assert str(raised.value).startswith(f"No pack '{pack}' registers heads. Packs with heads: "), pack

@@ -43,10 +43,76 @@ def test_overrides_set_dotted_paths_and_list_items(config: dict[str, Any]) -> No
     assert config["trainer"]["max_steps"] == 2  # the input is not changed
 
 
-@pytest.mark.parametrize("override", ["novalue", "=3", "data.train[9].count=1", "data.batch_size.x=1"])
-def test_bad_overrides_are_reported(config: dict[str, Any], override: str) -> None:
-    with pytest.raises(ConfigError, match="--set"):
+def test_overrides_reach_list_items_by_a_dotted_index(config: dict[str, Any]) -> None:
+    changed = apply_overrides(config, ["data.train.0.count=4", "data.validation.0.seed=5", "model.input_shape.1=64"])
+    assert changed["data"]["train"][0]["count"] == 4
+    assert changed["data"]["validation"][0]["seed"] == 5
+    assert changed["model"]["input_shape"] == [3, 64, 32]
+    assert apply_overrides({"a": {"0": 1}}, ["a.0=2"]) == {"a": {"0": 2}}  # in a mapping, 0 is a key
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("novalue", "must be key=value"),
+        ("=3", "must be key=value"),
+        ("data.train[9].count=1", "no item [9] there (the list has 1)"),
+        ("data.train.9.count=1", "no item [9] there (the list has 1)"),
+        ("data.train.first.count=1", "'first' is inside a list; use an item's index (data.train.0.count)"),
+        ("data.batch_size.x=1", "'x' is not inside a mapping"),
+        ("data[0]=1", "no item [0] there"),
+    ],
+)
+def test_bad_overrides_are_reported(config: dict[str, Any], override: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match="--set") as error:
         apply_overrides(config, [override])
+    assert expected in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "section", "key", "expected"),
+    [
+        ("optimizer.lr=1e-3", "optimizer", "lr", 0.001),
+        ("optimizer.weight_decay=1E-4", "optimizer", "weight_decay", 0.0001),
+        ("optimizer.betas=[9e-1, 0.99]", "optimizer", "betas", [0.9, 0.99]),
+        ("trainer.max_steps=1e3", "trainer", "max_steps", 1000),
+        ("trainer.gradient_clip_val=5e-1", "trainer", "gradient_clip_val", 0.5),
+        ("scheduler.warmup_fraction=5e-2", "scheduler", "warmup_fraction", 0.05),
+    ],
+)
+def test_values_are_converted_to_the_type_the_argument_takes(
+    config: dict[str, Any], override: str, section: str, key: str, expected: Any
+) -> None:
+    value = load_train_config(config, (override,))[section][key]
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+def test_a_callbacks_numbers_are_converted(config: dict[str, Any]) -> None:
+    config["callbacks"] = [{"name": "EarlyStopping", "monitor": "val/loss", "min_delta": "1e-3", "patience": "2"}]
+    assert load_train_config(config)["callbacks"][0] == {
+        "name": "EarlyStopping",
+        "monitor": "val/loss",
+        "min_delta": 0.001,
+        "patience": 2,
+    }
+
+
+def test_yaml_numbers_without_a_dot_are_floats_and_check_prints_them(tmp_path, capsys, config) -> None:
+    yaml = pytest.importorskip("yaml")
+    from torchbricks.cli import main
+
+    config["optimizer"] = {"name": "AdamW", "lr": "placeholder"}
+    text = yaml.safe_dump(config).replace("lr: placeholder", "lr: 3e-4")
+    assert "lr: 3e-4" in text
+    path = tmp_path / "train.yaml"
+    path.write_text(text)
+    assert yaml.safe_load(text)["optimizer"]["lr"] == "3e-4"  # PyYAML reads it as text
+    assert load_train_config(path)["optimizer"]["lr"] == 0.0003
+    assert main(["train", str(path), "--check"]) == 0
+    assert '"lr": 0.0003' in capsys.readouterr().out
+    assert main(["train", str(path), "--check", "--set", "optimizer.lr=fast"]) == 1
+    assert "optimizer.lr: expected float or Tensor, got str 'fast'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -83,6 +149,10 @@ def test_bad_overrides_are_reported(config: dict[str, Any], override: str) -> No
         ("visualizations=-1", "visualizations: must be a number"),
         ("channels_last='yes'", "channels_last: must be true or false, got 'yes'"),
         ("channels_last=1", "channels_last: must be true or false, got 1"),
+        # takes text too (a duration): not converted, and Lightning's refusal names its key
+        ("trainer.val_check_interval=1e3", "trainer.val_check_interval: Invalid time format for `val_check_interval`"),
+        ("optimizer.lr=fast", "optimizer.lr: expected float or Tensor, got str 'fast'"),
+        ("allow_oversubscription=1", "allow_oversubscription: must be true or false, got 1"),
     ],
 )
 def test_every_config_problem_names_its_path(config: dict[str, Any], override: str, expected: str) -> None:

@@ -7,7 +7,6 @@ folder that is not a train run's is refused, never cleaned.
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -15,24 +14,16 @@ from typing import Any
 import pytest
 
 from tests.bag_of_bricks.test_datasets import write_image_folder
+from tests.helpers.files import snapshot
 from tests.training.conftest import tiny_config
 from torchbricks import load_model
-from torchbricks.errors import ConfigError, RunFolderError
+from torchbricks.errors import ConfigError, DatasetError, RunFolderError
 from torchbricks.training import train
 
 
 def quiet(config: dict[str, Any]) -> dict[str, Any]:
     config["trainer"]["enable_progress_bar"] = False
     return config
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` (relative path → sha256), so a test can say nothing changed."""
-    return {
-        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file()
-    }
 
 
 def classification_config(root: Path) -> dict[str, Any]:
@@ -77,7 +68,7 @@ def test_a_rerun_that_fails_before_its_first_step_leaves_the_earlier_run_whole(f
     corrupt = write_image_folder(tmp_path / "corrupt", per_class=2)
     (corrupt / "cat" / "0.jpg").write_bytes(b"not a jpeg at all")  # the loader fails on the first batch
     config["data"]["train"][0]["root"] = str(corrupt)
-    with pytest.raises(Exception):  # noqa: B017, PT011  (the loader's own error; issue 17 names the file later)
+    with pytest.raises(DatasetError, match=r"0\.jpg"):
         train(config, run, progress=False)
     assert snapshot(run) == before  # checkpoints, metrics.json, run.json, config.json and model/ untouched
     assert not (run / "running").exists()

@@ -10,7 +10,7 @@ from typing import Any
 from torchbricks import registry
 from torchbricks.cli._output import print_json, print_table, text
 from torchbricks.errors import RegistryError, UnknownBrickError
-from torchbricks.features import FeatureSpec, feature_kind_of, max_stride_of
+from torchbricks.features import FeatureSpec, TaskInterface
 from torchbricks.suggestions import did_you_mean
 
 EXIT_OK = 0
@@ -24,17 +24,21 @@ status:
              imported yet (run --check)
   ok         --check imported every brick and ran every hook without an error
   clash      a bare brick name is also registered by another pack (use pack:name)
+  missing dependency
+             --check found bricks that cannot be imported because a module they need is
+             not installed; each problem names the brick, the module and the pip install
   error      something failed: a hook plugin, an entry point, the metadata, or (with
              --check) importing a brick; each problem is also printed on stderr, one line
              per problem, naming the pack
 
 --check runs each pack in its own process, so a pack that raises, exits or hangs (see
 --timeout) is reported as an error and every other pack is still checked. A brick whose
-optional dependency is missing is not an error.
+extra its pack marks optional (entry-point group torchbricks.optional_extras) is not
+reported when that extra is missing (--json lists it under optional_missing).
 
 exit status: 0, also when packs have problems; 1 when --pack names no installed pack,
-or with --strict (or TORCHBRICKS_STRICT_PLUGINS=1) when a pack shown has an error or
-a clash.
+or with --strict (or TORCHBRICKS_STRICT_PLUGINS=1) when a pack shown has an error, a
+missing dependency (found by --check) or a clash.
 """
 
 
@@ -129,18 +133,17 @@ def run_info(arguments: argparse.Namespace) -> int:
     else:
         details["signature"] = registry.signature_text(factory) or entry.signature
         details["docstring"] = inspect.getdoc(getattr(factory, "func", factory)) or ""
+        # Loading filled what the factory declares: a task's TaskInterface (which features the assembler
+        # gives it), a backbone's or neck's FeatureSpec.
         interface = entry.interface
         describe = getattr(factory, "describe_features", None)
-        if interface is None and callable(describe):
+        if interface is None and entry.kind != "tasks" and callable(describe):
             try:
-                interface = describe()
+                described = describe()
+                interface = FeatureSpec.from_dict(described) if isinstance(described, dict) else described
             except Exception:  # describing is best effort; the factory may need arguments
                 interface = None
-        if isinstance(interface, dict):
-            interface = FeatureSpec.from_dict(interface)
-        details["interface"] = interface.to_dict() if isinstance(interface, FeatureSpec) else None
-        if entry.kind == "tasks":  # what the assembler gives the task: global or dense features, up to a stride
-            details["interface"] = {"feature_kind": feature_kind_of(factory), "max_stride": max_stride_of(factory)}
+        details["interface"] = interface.to_dict() if isinstance(interface, (FeatureSpec, TaskInterface)) else None
     if arguments.json:
         print_json(details)
     else:
@@ -178,16 +181,19 @@ def run_packs(arguments: argparse.Namespace) -> int:
                 ", ".join(f"{kind}: {count}" for kind, count in sorted(pack.bricks.items())),
                 ", ".join(pack.hooks) or "-",
                 pack.status,
-                "\n".join([*pack.errors, *(f"clash: {clash}" for clash in pack.clashes)]),
+                "\n".join([*_problems(pack), *(f"clash: {clash}" for clash in pack.clashes)]),
             )
             for pack in packs
         ]
         print_table(f"{len(packs)} brick packs", ("pack", "version", "bricks", "hooks", "status", "problems"), rows)
     _print_problems("packs", packs)
     broken = [pack.name for pack in packs if pack.errors]
+    missing = [pack.name for pack in packs if pack.missing_dependencies]
     clashing = [pack.name for pack in packs if pack.clashes]
-    if (broken or clashing) and _strict(arguments):
+    if (broken or missing or clashing) and _strict(arguments):
         problems = [f"{len(broken)} pack(s) failed to load: {', '.join(broken)}"] if broken else []
+        if missing:
+            problems.append(f"{len(missing)} pack(s) have bricks with missing dependencies: {', '.join(missing)}")
         problems += [f"{len(clashing)} pack(s) share bare names: {', '.join(clashing)}"] if clashing else []
         print(f"torchbricks packs (strict mode): {'; '.join(problems)}", file=sys.stderr)
         return EXIT_NOT_FOUND
@@ -202,8 +208,13 @@ def _strict(arguments: argparse.Namespace) -> bool:
 def _print_problems(command: str, packs: list[Any]) -> None:
     """One line on stderr per problem of each pack, naming the pack (never a traceback)."""
     for pack in packs:
-        for problem in pack.errors:
+        for problem in _problems(pack):
             print(f"torchbricks {command}: {pack.name} {pack.version}: {_one_line(problem)}", file=sys.stderr)
+
+
+def _problems(pack: registry.PackStatus) -> list[str]:
+    """A pack's errors, then its bricks whose dependency is missing (known after ``--check``)."""
+    return [*pack.errors, *pack.missing_dependencies]
 
 
 def _one_line(message: str) -> str:

@@ -1,6 +1,8 @@
-"""``torchbricks train CONFIG [--output DIR] [--set key=value ...] [--resume]``: the train run from the shell.
+"""``torchbricks train CONFIG [--output DIR] [--set key=value ...] [--resume] [--threads N]``: the train run.
 
-Config problems are listed with their paths before anything runs; see ``docs/training.md``.
+Config problems are listed with their paths before anything runs; see ``docs/training.md``. A progress bar
+counts the steps on a terminal; when stderr is not one (a log file), a line every few steps replaces it.
+Lightning's start-up chatter and its known deprecation noise are left out, as in ``torchbricks demo``.
 """
 
 from __future__ import annotations
@@ -24,10 +26,15 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config value by its dotted path (e.g. trainer.max_steps=100); repeatable",
+        help="override a config value by its dotted path (trainer.max_steps=100, data.train.0.count=64); repeatable",
     )
     train.add_argument("--resume", action="store_true", help="continue from DIR/checkpoints/last.ckpt")
-    train.add_argument("--check", action="store_true", help="only validate the config and print it resolved")
+    train.add_argument(
+        "--check",
+        action="store_true",
+        help="only check the config (datasets and model built, nothing trained or written) and print it resolved",
+    )
+    train.add_argument("--threads", type=_positive_int, help="torch threads (default: torch's choice)")
     train.set_defaults(handler=run_train)
 
 
@@ -35,18 +42,23 @@ def run_train(arguments: argparse.Namespace) -> int:
     """Validate the config, train, and print the validation metrics."""
     import sys
 
-    from torchbricks.training import is_main_process, load_train_config, train
+    from torchbricks.training import check_training, is_main_process, quiet_lightning, train
 
-    if arguments.check:
-        print(json.dumps(load_train_config(arguments.config, arguments.overrides), indent=2, default=str))
-        return 0
-    report = train(
-        arguments.config,
-        arguments.output,
-        overrides=arguments.overrides,
-        resume=arguments.resume,
-        progress=sys.stderr.isatty(),
-    )
+    if arguments.threads:
+        import torch
+
+        torch.set_num_threads(arguments.threads)
+    with quiet_lightning():
+        if arguments.check:
+            print(json.dumps(check_training(arguments.config, arguments.overrides), indent=2, default=str))
+            return 0
+        report = train(
+            arguments.config,
+            arguments.output,
+            overrides=arguments.overrides,
+            resume=arguments.resume,
+            progress=True if sys.stderr.isatty() else "lines",
+        )
     if not is_main_process():  # under DDP every process trains; one prints
         return 0
     for task, metrics in report.items():
@@ -56,3 +68,14 @@ def run_train(arguments: argparse.Namespace) -> int:
     run = report["_run"]
     print(f"Trained {run['steps']} steps in {run['train_seconds']} s; outputs in {arguments.output}/")
     return 0
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer above zero (argparse turns the ValueError into a usage error)."""
+    value = int(text)
+    if value <= 0:
+        raise ValueError(text)
+    return value
+
+
+_positive_int.__name__ = "positive int"  # argparse's message: "invalid positive int value: '0'"

@@ -40,13 +40,21 @@ from torchbricks.registry._api import (
 )
 from torchbricks.registry._entries import LOCAL_PACK, BrickEntry, PackStatus
 from torchbricks.registry._hookspecs import hookimpl
-from torchbricks.registry._kinds import KINDS, PLUGIN_GROUP, canonical_pack_name, entry_point_group, normalize_kind
+from torchbricks.registry._kinds import (
+    KINDS,
+    OPTIONAL_EXTRAS_GROUP,
+    PLUGIN_GROUP,
+    canonical_pack_name,
+    entry_point_group,
+    normalize_kind,
+)
 from torchbricks.registry._registrar import BrickRegistrar, signature_text
 
 __all__ = [
     "CORE_PACK",
     "KINDS",
     "LOCAL_PACK",
+    "OPTIONAL_EXTRAS_GROUP",
     "PLUGIN_GROUP",
     "BrickEntry",
     "BrickRegistrar",

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import importlib.metadata
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -35,7 +37,7 @@ from torchbricks.errors import (
     RegistryError,
     UnknownBrickError,
 )
-from torchbricks.features import FeatureSpec
+from torchbricks.features import FeatureSpec, TaskInterface
 from torchbricks.registry import _source_inspection as source_inspection
 from torchbricks.registry._discovery import Discovery, discover, in_plugin_code
 from torchbricks.registry._entries import LOCAL_PACK, BrickEntry, PackStatus
@@ -190,13 +192,14 @@ def register(
     factory: Callable[..., Any] | None = None,
     *,
     summary: str | None = None,
-    interface: FeatureSpec | None = None,
+    interface: FeatureSpec | TaskInterface | None = None,
     replace: bool = False,
 ) -> Any:
     """Register a factory from your own code (pack ``local``); use as ``@register("heads")`` or a call.
 
     The name defaults to the factory's ``__name__``. Registering a name twice is an error unless
-    ``replace=True``.
+    ``replace=True``. ``interface`` (a task's :class:`TaskInterface`, another brick's :class:`FeatureSpec`)
+    defaults to what the factory declares (``@task_kind``, ``@declare_features``).
     """
     kind = normalize_kind(kind)
 
@@ -338,8 +341,11 @@ def check(pack: str | None = None, *, timeout: float | None = None) -> list[Pack
     Each pack is checked in its own subprocess, so a pack that raises, calls ``sys.exit`` or
     ``os._exit``, or runs past ``timeout`` seconds (default ``TORCHBRICKS_CHECK_TIMEOUT``, 120; ``0``:
     no limit) is reported in its :class:`PackStatus` ``errors`` while every other pack is still
-    checked. Bricks that need a missing optional dependency are not failures. Checked packs without
-    errors get the status ``ok`` (``unchecked`` before). Returns :func:`packs` (not strict).
+    checked. A brick that needs a module that is not installed is reported in ``missing_dependencies``
+    (status ``missing dependency``), with the ``pip install`` that provides it, unless its pack marks
+    that dependency optional (entry-point group ``torchbricks.optional_extras``, or
+    ``registrar.add(..., optional=True)``): then it is listed in ``optional_missing`` only. Checked
+    packs without problems get the status ``ok`` (``unchecked`` before). Returns :func:`packs` (not strict).
 
     Example:
         Checking a real pack takes seconds (a subprocess imports its bricks); a pack that is not
@@ -364,6 +370,8 @@ def check(pack: str | None = None, *, timeout: float | None = None) -> list[Pack
             if result is None:
                 continue
             status.errors.extend(error for error in result.errors if error not in status.errors)
+            status.missing_dependencies = list(result.missing_dependencies)
+            status.optional_missing = list(result.optional_missing)
             status.checked = True
     return packs(strict=False)
 
@@ -424,14 +432,39 @@ def _clashes(indexes: dict[str, _Index]) -> list[str]:
     return clashes
 
 
+_PACKAGE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$")
+
+
+def _install_hint(pack: str) -> str:
+    """`` 'pack' is not installed; install it with: pip install pack.`` for a valid distribution name that
+    is not installed (what ``load_model`` says about a saved model's packs), else ``""``.
+
+    Example:
+        >>> _install_hint("tbdoc-not-installed-pack")
+        " 'tbdoc-not-installed-pack' is not installed; install it with: pip install tbdoc-not-installed-pack."
+        >>> _install_hint("torchbricks"), _install_hint("not a package name")
+        ('', '')
+    """
+    if pack == LOCAL_PACK or not _PACKAGE_NAME.match(pack):
+        return ""
+    try:
+        importlib.metadata.distribution(pack)
+    except importlib.metadata.PackageNotFoundError:
+        return f" '{pack}' is not installed; install it with: pip install {pack}."
+    except Exception:  # unreadable metadata: it is installed, somehow
+        return ""
+    return ""
+
+
 def _unknown_error(kind: str, name: str, bare: str, pack: str | None) -> UnknownBrickError:
     indexes = _REGISTRIES.indexes
     index = indexes[kind]
     pack_statuses = packs(strict=False)
     if pack is not None and canonical_pack_name(pack) not in {entry.pack_key for entry in index.qualified.values()}:
         known_packs = sorted({entry.pack for entry in index.qualified.values()})
+        suggestion = did_you_mean(pack, known_packs)
         message = (
-            f"No pack '{pack}' registers {kind}.{did_you_mean(pack, known_packs)} "
+            f"No pack '{pack}' registers {kind}.{suggestion or _install_hint(pack)} "
             f"Packs with {kind}: {', '.join(known_packs) or 'none'}."
         )
     else:

@@ -29,11 +29,13 @@ from typing import Any
 from torchbricks._environment import CACHE_DIR, NO_CACHE, flag
 from torchbricks._files import atomic_write_bytes
 from torchbricks.errors import RegistryError
-from torchbricks.features import FeatureSpec
+from torchbricks.features import FeatureSpec, TaskInterface
+from torchbricks.registry._entries import TASKS
 from torchbricks.registry._kinds import KINDS
 from torchbricks.registry._registrar import check_brick_name
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+"""Part of the key: 2 records tasks' interfaces (``feature_kind``, ``max_stride``), which 1 left ``None``."""
 MAX_CACHE_BYTES = 64 * 1024 * 1024
 """A larger cache file is ignored (a few thousand bricks take well under a megabyte)."""
 _KEPT_PER_ENVIRONMENT = 3
@@ -137,10 +139,14 @@ def valid_plugins(plugins: Any) -> bool:
 
 
 _ENTRY_FIELDS = frozenset({"kind", "name", "target", "summary", "signature", "interface"})
+_OPTIONAL_ENTRY_FIELDS = frozenset({"optional"})
+"""Fields a record may lack (written by later versions of the cache); ``optional`` defaults to ``False``."""
 
 
 def _valid_entry(entry: Any) -> bool:
-    if not isinstance(entry, dict) or set(entry) != _ENTRY_FIELDS or entry["kind"] not in KINDS:
+    if not isinstance(entry, dict) or not _ENTRY_FIELDS <= set(entry) <= _ENTRY_FIELDS | _OPTIONAL_ENTRY_FIELDS:
+        return False
+    if entry["kind"] not in KINDS or not isinstance(entry.get("optional", False), bool):
         return False
     if not all(isinstance(entry[key], str) for key in ("target", "summary", "signature")):
         return False
@@ -151,6 +157,8 @@ def _valid_entry(entry: Any) -> bool:
     interface = entry["interface"]
     if interface is None:
         return True
+    if entry["kind"] == TASKS:
+        return _valid_task_interface(interface)
     if not isinstance(interface, dict) or set(interface) != {"names", "channels", "strides"}:
         return False
     names, channels, strides = interface["names"], interface["channels"], interface["strides"]
@@ -163,6 +171,17 @@ def _valid_entry(entry: Any) -> bool:
         return False
     try:
         FeatureSpec.from_dict(interface)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _valid_task_interface(interface: Any) -> bool:
+    """A task's interface as :meth:`TaskInterface.to_dict` writes it (``max_stride`` an integer or ``None``)."""
+    if not isinstance(interface, dict) or set(interface) != {"feature_kind", "max_stride"}:
+        return False
+    try:
+        TaskInterface.from_dict(interface)
     except (TypeError, ValueError):
         return False
     return True

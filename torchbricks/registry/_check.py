@@ -5,14 +5,18 @@ import: every static entry point and every hook plugin of a pack, then every fac
 registered, in a fresh ``python`` (the running interpreter, with the same ``sys.path``) that checks
 only that pack. Whatever a pack does there, raising, ``sys.exit``, ``os._exit``, a segfault or
 hanging past the per-pack timeout, is reported as that pack's error; the other packs are checked
-(a few at a time) and listed as usual. A brick whose optional dependency is missing is not a failure.
+(a few at a time) and listed as usual. A brick that cannot be imported because a module it needs is
+missing is reported apart from errors (``missing_dependencies``: the module and the ``pip install``
+hint), unless the pack marks its extra optional (entry-point group ``torchbricks.optional_extras``, or
+``registrar.add(..., optional=True)``): then it is only listed in ``optional_missing``.
 
 The child prints progress and its result as JSON lines behind a marker on its standard output; what
 the pack itself prints goes to standard error and is ignored, so is a traceback.
 
 Example:
-    >>> _decode(("pack output" + _encode("done", {"errors": [], "hooks": []})).encode())
-    [('done', {'errors': [], 'hooks': []})]
+    >>> result = {"errors": [], "hooks": [], "missing_dependencies": [], "optional_missing": []}
+    >>> _decode(("pack output" + _encode("done", result)).encode()) == [("done", result)]
+    True
 """
 
 from __future__ import annotations
@@ -42,11 +46,24 @@ _CHILD = (
 
 @dataclass
 class PackCheck:
-    """What checking one pack found: its errors (empty when every brick imported) and the hooks it ran."""
+    """What checking one pack found: its errors, the hooks it ran, and bricks whose dependency is missing.
+
+    ``missing_dependencies``: bricks that need a module that is not installed (a problem);
+    ``optional_missing``: the same for bricks the pack marks optional (not a problem).
+    """
 
     pack: str
     errors: list[str] = field(default_factory=list)
     hooks: list[str] = field(default_factory=list)
+    missing_dependencies: list[str] = field(default_factory=list)
+    optional_missing: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, list[str]]:
+        """The lists, as the check subprocess reports them."""
+        return {key: list(getattr(self, key)) for key in _RESULT_KEYS}
+
+
+_RESULT_KEYS = ("errors", "hooks", "missing_dependencies", "optional_missing")
 
 
 def check_timeout(timeout: float | None = None) -> float | None:
@@ -104,7 +121,7 @@ def _check_in_subprocess(pack: str, timeout: float | None) -> PackCheck:
     messages = _decode(stdout)
     done = next((data for kind, data in reversed(messages) if kind == "done"), None)
     if done is not None:
-        return PackCheck(pack, list(done["errors"]), list(done["hooks"]))
+        return PackCheck(pack, **{key: list(done[key]) for key in _RESULT_KEYS})
     doing = next((data for kind, data in reversed(messages) if kind == "doing"), None)
     where = f" while {doing}" if isinstance(doing, str) else ""
     if timed_out:
@@ -164,8 +181,8 @@ def _decode(stdout: bytes) -> list[tuple[str, Any]]:
 def _valid_result(data: Any) -> bool:
     return (
         isinstance(data, dict)
-        and all(isinstance(data.get(key), list) for key in ("errors", "hooks"))
-        and all(isinstance(item, str) for item in [*data["errors"], *data["hooks"]])
+        and all(isinstance(data.get(key), list) for key in _RESULT_KEYS)
+        and all(isinstance(item, str) for key in _RESULT_KEYS for item in data[key])
     )
 
 
@@ -183,8 +200,7 @@ def child_main(pack: str) -> None:
 
     code = 0
     try:
-        errors, hooks = check_in_process(pack, lambda doing: report("doing", doing))
-        report("done", {"errors": errors, "hooks": hooks})
+        report("done", check_in_process(pack, lambda doing: report("doing", doing)).to_dict())
     except BaseException as error:  # a failure of the check itself: one line, for the parent to quote
         from torchbricks.registry._discovery import failure_text
 
@@ -197,8 +213,8 @@ def child_main(pack: str) -> None:
             os._exit(code)
 
 
-def check_in_process(pack: str, progress: Any = None) -> tuple[list[str], list[str]]:
-    """``(errors, hooks)`` of ``pack``: list it (running its hooks), then import every brick it registers.
+def check_in_process(pack: str, progress: Any = None) -> PackCheck:
+    """What checking ``pack`` finds: list it (running its hooks), then import every brick it registers.
 
     Runs the pack's code in this process: only for the check subprocess.
     """
@@ -207,8 +223,8 @@ def check_in_process(pack: str, progress: Any = None) -> tuple[list[str], list[s
     if progress is not None:
         progress("importing its plugins and running their hooks")
     found = discover(use_cache=False, pack=pack)
-    errors: list[str] = []
-    hooks: list[str] = []
+    result = PackCheck(pack)
+    errors, hooks = result.errors, result.hooks
     for status in found.packs.values():
         errors += [error for error in status.errors if error not in errors]
         hooks += [hook for hook in status.hooks if hook not in hooks]
@@ -220,8 +236,11 @@ def check_in_process(pack: str, progress: Any = None) -> tuple[list[str], list[s
             progress(f"importing {what}")
         try:
             entry.load()
-        except MissingDependencyError:
-            continue  # an optional dependency: the brick says what to install when it is used
+        except MissingDependencyError as error:  # its own status; skipped only when the pack says it is optional
+            missing = result.optional_missing if entry.optional else result.missing_dependencies
+            if str(error) not in missing:
+                missing.append(str(error))
+            continue
         except KeyboardInterrupt:
             raise
         except PluginLoadError as error:
@@ -232,4 +251,4 @@ def check_in_process(pack: str, progress: Any = None) -> tuple[list[str], list[s
             continue
         if message not in errors:
             errors.append(message)
-    return errors, hooks
+    return result

@@ -27,10 +27,15 @@ from typing import Any, NamedTuple, TypeVar
 
 from torchbricks._environment import HOOK_TIMEOUT, seconds
 from torchbricks.errors import PluginLoadError, PluginTimeoutError, RegistryError
-from torchbricks.features import FeatureSpec
 from torchbricks.registry import _cache, _hookspecs
-from torchbricks.registry._entries import BrickEntry, PackStatus
-from torchbricks.registry._kinds import KINDS, PLUGIN_GROUP, canonical_pack_name, entry_point_group
+from torchbricks.registry._entries import BrickEntry, PackStatus, interface_from_dict
+from torchbricks.registry._kinds import (
+    KINDS,
+    OPTIONAL_EXTRAS_GROUP,
+    PLUGIN_GROUP,
+    canonical_pack_name,
+    entry_point_group,
+)
 from torchbricks.registry._registrar import BrickRegistrar, check_brick_name, import_target, load_target
 from torchbricks.registry._source_inspection import describe_target, module_problem
 
@@ -157,6 +162,7 @@ class _Selection:
 
 
 def _discover_entry_points(found: Discovery, selected: _Selection) -> None:
+    optional_extras = _optional_extras(selected)
     for kind in KINDS:
         for entry_point, distribution in selected.select(entry_point_group(kind)):
             pack, version = distribution.name, distribution.version
@@ -164,6 +170,10 @@ def _discover_entry_points(found: Discovery, selected: _Selection) -> None:
             status.entry_points += 1
             try:
                 entry = _static_entry(found, status, kind, entry_point, pack, version)
+                entry.optional = any(
+                    canonical_pack_name(extra) in optional_extras.get(canonical_pack_name(pack), ())
+                    for extra in entry.extras
+                )
             except RegistryError as error:
                 status.errors.append(str(error))
                 continue
@@ -171,6 +181,14 @@ def _discover_entry_points(found: Discovery, selected: _Selection) -> None:
                 status.errors.append(f"{kind} '{entry_point.name}' ({entry_point.value!r}): {failure_text(error)}")
                 continue
             found.entries.append(entry)
+
+
+def _optional_extras(selected: _Selection) -> dict[str, set[str]]:
+    """The extras each pack marks optional (group ``torchbricks.optional_extras``), normalized, by canonical pack."""
+    marked: dict[str, set[str]] = {}
+    for entry_point, distribution in selected.select(OPTIONAL_EXTRAS_GROUP):
+        marked.setdefault(canonical_pack_name(distribution.name), set()).add(canonical_pack_name(entry_point.name))
+    return marked
 
 
 def _static_entry(
@@ -184,7 +202,7 @@ def _static_entry(
     if problem is not None:  # still listed: create() raises PluginLoadError with the details
         status.errors.append(f"{kind} '{entry_point.name}' ({target}): {problem}")
         found.broken_targets.add(target)
-    summary, signature, interface = describe_target(target)
+    summary, signature, interface = describe_target(target, kind)
     return BrickEntry(
         kind=kind,
         name=entry_point.name,
@@ -369,6 +387,7 @@ def _record_from_entry(entry: BrickEntry) -> dict[str, Any]:
         "summary": entry.summary,
         "signature": entry.signature,
         "interface": entry.interface.to_dict() if entry.interface else None,
+        "optional": entry.optional,
     }
 
 
@@ -383,7 +402,8 @@ def _entry_from_record(record: dict[str, Any], runner: _PluginRunner) -> BrickEn
         source="hook",
         summary=record["summary"],
         signature=record["signature"],
-        interface=FeatureSpec.from_dict(record["interface"]) if record["interface"] else None,
+        interface=interface_from_dict(kind, record["interface"]),
+        optional=record.get("optional", False),
         loader=lambda: runner.factory(kind, name),
     )
 

@@ -13,11 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from torchbricks.features import FeatureSpec
+from torchbricks.features import FeatureSpec, TaskInterface
 from torchbricks.registry._kinds import canonical_pack_name
 
 LOCAL_PACK = "local"
 """The pack name of bricks registered in the running program with ``register``."""
+
+TASKS = "tasks"
+"""The kind whose interface is a :class:`TaskInterface`; every other kind's is a :class:`FeatureSpec`."""
 
 
 @dataclass
@@ -25,7 +28,10 @@ class BrickEntry:
     """One registered brick factory and where it comes from.
 
     ``summary``, ``signature`` and ``interface`` are known without importing the factory when they
-    could be read from source or a cache; :meth:`load` imports it.
+    could be read from source or a cache; :meth:`load` imports it. ``interface`` is a task's
+    :class:`TaskInterface` (``@task_kind``) or another brick's :class:`FeatureSpec` (``@declare_features``);
+    when it could not be read from source, :meth:`load` fills it from the factory (a task that declares
+    nothing reads ``"global"`` features).
     """
 
     kind: str
@@ -36,8 +42,10 @@ class BrickEntry:
     source: str
     summary: str = ""
     signature: str = ""
-    interface: FeatureSpec | None = None
+    interface: FeatureSpec | TaskInterface | None = None
     extras: tuple[str, ...] = ()
+    optional: bool = False
+    """The pack marks this brick's dependency optional: ``packs --check`` skips it when that dependency is missing."""
     shadowed_by: str | None = None
     """The qualified name a bare ``name`` resolves to instead of this entry (the core pack's brick)."""
     clashes_with: tuple[str, ...] = ()
@@ -67,9 +75,8 @@ class BrickEntry:
                     if self.loader is None:
                         raise RuntimeError(f"Brick entry '{self.qualified_name}' has no loader")
                     factory = self.loader()
-                    spec = getattr(factory, "feature_spec", None)
-                    if self.interface is None and isinstance(spec, FeatureSpec):
-                        self.interface = spec
+                    if self.interface is None:
+                        self.interface = interface_of_factory(self.kind, factory)
                     self._factory = factory
         return self._factory
 
@@ -87,9 +94,44 @@ class BrickEntry:
             "signature": self.signature,
             "interface": self.interface.to_dict() if self.interface else None,
             "extras": list(self.extras),
+            "optional": self.optional,
             "shadowed_by": self.shadowed_by,
             "clashes_with": list(self.clashes_with),
         }
+
+
+def interface_of_factory(kind: str, factory: Any) -> FeatureSpec | TaskInterface | None:
+    """What a loaded factory declares: a task's :class:`TaskInterface` (``"global"`` when it declares nothing),
+    another brick's ``feature_spec``; ``None`` when that is missing or invalid (never raises).
+
+    Example:
+        >>> from torchbricks.features import task_kind
+        >>> interface_of_factory("tasks", task_kind("dense", max_stride=8)(lambda: {}))
+        TaskInterface(feature_kind='dense', max_stride=8)
+        >>> interface_of_factory("heads", lambda: {}) is None
+        True
+    """
+    try:
+        if kind == TASKS:
+            return TaskInterface.of(factory)
+        spec = getattr(factory, "feature_spec", None)
+    except Exception:  # an invalid declaration, or a factory whose attributes raise
+        return None
+    return spec if isinstance(spec, FeatureSpec) else None
+
+
+def interface_from_dict(kind: str, data: dict[str, Any] | None) -> FeatureSpec | TaskInterface | None:
+    """The inverse of ``interface.to_dict()`` for a brick of ``kind`` (as the registry cache stores it).
+
+    Example:
+        >>> interface_from_dict("tasks", {"feature_kind": "dense", "max_stride": 16})
+        TaskInterface(feature_kind='dense', max_stride=16)
+        >>> interface_from_dict("necks", {"names": ["p3"], "channels": [8], "strides": [8]}).channels
+        (8,)
+    """
+    if data is None:
+        return None
+    return TaskInterface.from_dict(data) if kind == TASKS else FeatureSpec.from_dict(data)
 
 
 @dataclass
@@ -113,19 +155,31 @@ class PackStatus:
     """Bare names this pack shares with another pack, none of them the core pack (bare lookups fail)."""
     checked: bool = False
     """Whether ``check`` imported every brick and ran every hook of the pack (listing imports no brick)."""
+    missing_dependencies: list[str] = field(default_factory=list)
+    """Found by ``check``: bricks that cannot be imported because a module they need is not installed
+    (each message names the brick, the module and the ``pip install`` that provides it)."""
+    optional_missing: list[str] = field(default_factory=list)
+    """Found by ``check``: the same for bricks whose extra the pack marks optional; not a problem."""
 
     @property
     def status(self) -> str:
-        """``error`` when something failed, ``clash`` when a bare name is ambiguous, ``ok`` when ``check``
-        imported every brick, else ``unchecked`` (listed from metadata and source; nothing failed so far).
+        """``error`` when something failed, ``missing dependency`` when ``check`` found a brick whose
+        dependency is not installed (and not marked optional), ``clash`` when a bare name is ambiguous,
+        ``ok`` when ``check`` imported every brick, else ``unchecked`` (listed from metadata and source).
 
         Example:
             >>> PackStatus("my-pack", "1.0").status
             'unchecked'
             >>> PackStatus("my-pack", "1.0", checked=True).status
             'ok'
+            >>> PackStatus("my-pack", "1.0", checked=True, missing_dependencies=["Brick ... needs 'onnx'"]).status
+            'missing dependency'
         """
-        return "error" if self.errors else "clash" if self.clashes else "ok" if self.checked else "unchecked"
+        if self.errors:
+            return "error"
+        if self.missing_dependencies:
+            return "missing dependency"
+        return "clash" if self.clashes else "ok" if self.checked else "unchecked"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,4 +193,6 @@ class PackStatus:
             "errors": list(self.errors),
             "clashes": list(self.clashes),
             "checked": self.checked,
+            "missing_dependencies": list(self.missing_dependencies),
+            "optional_missing": list(self.optional_missing),
         }

@@ -28,6 +28,13 @@ KINDS: tuple[str, ...] = (
 PLUGIN_GROUP = "torchbricks"
 """Entry-point group of pluggy plugins (modules or objects with ``torchbricks_*`` hook implementations)."""
 
+OPTIONAL_EXTRAS_GROUP = "torchbricks.optional_extras"
+"""Entry-point group where a pack names its optional extras (``fancy = "acme_bricks"``: the name is the extra).
+
+A brick whose entry point needs such an extra (``"acme_bricks.fancy:head [fancy]"``) is skipped by
+``torchbricks packs --check`` when a module it needs is missing, instead of being reported.
+"""
+
 _SINGULAR = {kind[:-1] if kind.endswith("s") else kind: kind for kind in KINDS} | {"loss": "losses", "neck": "necks"}
 
 

@@ -26,8 +26,8 @@ from torchbricks.errors import (
     PluginLoadError,
     UnknownKindError,
 )
-from torchbricks.features import FeatureSpec
-from torchbricks.registry._entries import BrickEntry
+from torchbricks.features import FEATURE_KINDS, GLOBAL, FeatureSpec, TaskInterface
+from torchbricks.registry._entries import TASKS, BrickEntry
 from torchbricks.registry._kinds import normalize_kind
 from torchbricks.registry._source_inspection import describe_target
 
@@ -50,15 +50,20 @@ class BrickRegistrar:
         factory: Callable[..., Any] | str,
         *,
         summary: str | None = None,
-        interface: FeatureSpec | Mapping[str, Any] | None = None,
+        interface: FeatureSpec | TaskInterface | Mapping[str, Any] | None = None,
         signature: str | None = None,
         requires: Iterable[str] | str = (),
+        optional: bool = False,
     ) -> None:
         """Register ``factory`` (a callable, or ``"module:attr"`` imported on first use) as ``kind``/``name``.
 
-        ``summary`` and ``signature`` are strings; ``interface`` a :class:`FeatureSpec` (or a dict with
-        its ``names``, ``channels`` and ``strides``). ``requires`` names modules the factory needs; when
-        one is missing the brick still lists and ``create`` says what to install.
+        ``summary`` and ``signature`` are strings; ``interface`` a task's :class:`TaskInterface` (or a dict
+        with its ``feature_kind`` and ``max_stride``), another brick's :class:`FeatureSpec` (or a dict with
+        its ``names``, ``channels`` and ``strides``); left out, it is read from the factory's
+        ``@task_kind`` / ``@declare_features`` (from source for a string). ``requires`` names modules the
+        factory needs; when one is missing the brick still lists and ``create`` says what to install;
+        ``torchbricks packs --check`` reports it as a ``missing dependency`` unless ``optional=True`` marks
+        that dependency optional.
 
         Anything else raises :class:`InvalidBrickError` naming the pack, the brick and the field, and
         registers nothing; raised in a hook, it drops the hook's other registrations too (a hook's
@@ -83,8 +88,12 @@ class BrickRegistrar:
         _check_factory(factory, what)
         summary = _optional_text(summary, "summary", what)
         signature = _optional_text(signature, "signature", what)
-        interface = _feature_spec(interface, "interface", what)
+        interface = _interface(interface, kind, "interface", what)
         requirements = _requirements(requires, what)
+        if not isinstance(optional, bool):
+            raise InvalidBrickError(
+                f"{what} with an invalid optional: expected True or False, got {_describe(optional)}"
+            )
         if (kind, name) in self._names:
             raise DuplicateBrickError(f"Pack '{self.pack}' registers {kind} '{name}' twice")
         brick = f"{kind} '{self.pack}:{name}'"
@@ -92,21 +101,25 @@ class BrickRegistrar:
             target = factory
 
             def loader() -> Any:
-                _check_requirements(requirements, self.pack, name)
+                _check_requirements(requirements, brick)
                 return load_target(target, self.pack, f"{brick} ({target})")
 
         else:
             target = _target_of(factory)
 
             def loader() -> Any:
-                _check_requirements(requirements, self.pack, name)
+                _check_requirements(requirements, brick)
                 return factory
 
         if isinstance(factory, str) and None in (summary, signature, interface):  # from source: nothing imported
-            source_summary, source_signature, source_interface = describe_target(factory)
+            source_summary, source_signature, source_interface = describe_target(factory, kind)
             summary = source_summary if summary is None else summary
             signature = source_signature if signature is None else signature
             interface = source_interface if interface is None else interface
+        elif interface is None and kind == TASKS:  # what @task_kind set; a task that declares nothing reads "global"
+            declared = {"feature_kind": _attribute(factory, "feature_kind") or GLOBAL}
+            declared["max_stride"] = _attribute(factory, "max_stride")
+            interface = _task_interface(declared, "task_kind declaration", what)
         elif interface is None:
             spec = _attribute(factory, "feature_spec")
             interface = _feature_spec(spec, "feature_spec", what) if isinstance(spec, FeatureSpec) else None
@@ -122,6 +135,7 @@ class BrickRegistrar:
                 signature if signature is not None else signature_text(factory), "signature", what
             ),
             interface=interface,
+            optional=optional,
             loader=loader,
         )
         self._names.add((kind, name))
@@ -165,6 +179,43 @@ def _optional_text(value: Any, field: str, what: str) -> Any:
         return value
     expected = "a string or None" if not isinstance(value, str) else "text that can be written as UTF-8"
     raise InvalidBrickError(f"{what} with an invalid {field}: expected {expected}, got {_describe(value)}")
+
+
+def _interface(value: Any, kind: str, field: str, what: str) -> FeatureSpec | TaskInterface | None:
+    """A task's :class:`TaskInterface`, any other brick's :class:`FeatureSpec`, from ``value`` (or its dict)."""
+    return _task_interface(value, field, what) if kind == TASKS else _feature_spec(value, field, what)
+
+
+def _task_interface(value: Any, field: str, what: str) -> TaskInterface | None:
+    """A plain :class:`TaskInterface` from ``value`` (one, or a dict of its fields), or ``None`` for ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, TaskInterface):
+        feature_kind, max_stride = _attribute(value, "feature_kind"), _attribute(value, "max_stride")
+    elif isinstance(value, Mapping):
+        feature_kind, max_stride = value.get("feature_kind"), value.get("max_stride")
+    else:
+        raise InvalidBrickError(
+            f"{what} with an invalid {field}: expected a torchbricks.features.TaskInterface (or a dict of its "
+            f"feature_kind and max_stride) or None, got {_describe(value)}"
+        )
+    if type(feature_kind) is not str or feature_kind not in FEATURE_KINDS:
+        kinds = ", ".join(repr(kind) for kind in FEATURE_KINDS)
+        raise InvalidBrickError(
+            f"{what} with an invalid {field}: feature_kind must be one of {kinds}, got {_describe(feature_kind)}"
+        )
+    if max_stride is not None:
+        try:
+            stride = None if isinstance(max_stride, bool) else operator.index(max_stride)  # numpy integers too
+        except TypeError:
+            stride = None
+        if stride is None or stride < 1:
+            raise InvalidBrickError(
+                f"{what} with an invalid {field}: max_stride must be a positive integer or None, "
+                f"got {_describe(max_stride)}"
+            )
+        max_stride = stride
+    return TaskInterface(feature_kind, max_stride)
 
 
 def _feature_spec(value: Any, field: str, what: str) -> FeatureSpec | None:
@@ -345,10 +396,11 @@ def load_target(target: str, pack: str, what: str, extras: tuple[str, ...] = ())
         raise PluginLoadError(f"Brick {what} failed to import: {type(error).__name__}: {error}") from error
 
 
-def _check_requirements(requirements: tuple[str, ...], pack: str, name: str) -> None:
+def _check_requirements(requirements: tuple[str, ...], brick: str) -> None:
     missing = [module for module in requirements if importlib.util.find_spec(module.split(".")[0]) is None]
     if missing:
+        modules = ", ".join(repr(module) for module in missing)
         raise MissingDependencyError(
-            f"Brick '{pack}:{name}' needs {', '.join(repr(module) for module in missing)}, which is not installed; "
-            f"install it with: pip install {' '.join(missing)}"
+            f"Brick {brick} needs the module{'s' if len(missing) > 1 else ''} {modules}, which "
+            f"{'are' if len(missing) > 1 else 'is'} not installed; install it with: pip install {' '.join(missing)}"
         )

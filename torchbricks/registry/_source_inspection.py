@@ -1,4 +1,4 @@
-"""Read a factory's summary, signature and declared features from its source file, without importing it.
+"""Read a factory's summary, signature and declared interface from its source file, without importing it.
 
 Listing bricks must not import torch or a pack's dependencies. For ``module:attr`` entry points this
 module finds the module's file, parses it with :mod:`ast` and reads the top-level function or class
@@ -9,6 +9,8 @@ which imports their parent packages.
 Example:
     >>> describe_target("torchbricks.registry._kinds:normalize_kind")[0]
     'The registry kind for ``kind``, accepting singular forms (``backbone`` → ``backbones``).'
+    >>> describe_target("bag_of_bricks.tasks:semantic_segmentation", "tasks")[2]
+    TaskInterface(feature_kind='dense', max_stride=16)
 """
 
 from __future__ import annotations
@@ -20,19 +22,27 @@ import sys
 from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
 
-from torchbricks.features import FeatureSpec
+from torchbricks.features import FeatureSpec, TaskInterface
 
 _DECLARE_FEATURES = "declare_features"
+_TASK_KIND = "task_kind"
+_TASK_KIND_PARAMETERS = ("feature_kind", "max_stride")
+_LITERAL_ERRORS = (ValueError, KeyError, TypeError, SyntaxError, RecursionError, MemoryError)
 
 
-def describe_target(target: str) -> tuple[str, str, FeatureSpec | None]:
-    """``(summary, signature, feature spec)`` of ``"module:attr"``; empty values where unknown."""
+def describe_target(target: str, kind: str | None = None) -> tuple[str, str, FeatureSpec | TaskInterface | None]:
+    """``(summary, signature, interface)`` of ``"module:attr"``; empty values where unknown.
+
+    The interface of a task (``kind="tasks"``) is its ``@task_kind(...)``, of any other brick its
+    ``@declare_features(...)``, read when the decorator's arguments are valid literals.
+    """
     module_name, _, attribute = target.partition(":")
     try:
         node = _definitions(module_name).get(attribute)
         if node is None:
             return "", "", None
-        return _summary(node), _signature(node), _feature_spec(node)
+        interface = _task_interface(node) if kind == "tasks" else _feature_spec(node)
+        return _summary(node), _signature(node), interface
     except Exception:  # a pathological source (too deeply nested to unparse): nothing known without importing
         return "", "", None
 
@@ -184,14 +194,44 @@ def _parameter_text(argument: ast.arg, default: ast.expr | None) -> str:
     return text if default is None else f"{text} = {ast.unparse(default)}"
 
 
-def _feature_spec(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> FeatureSpec | None:
+def _decorator_calls(node: _Definition, name: str) -> list[ast.Call]:
+    """The decorators ``@name(...)`` or ``@module.name(...)`` of ``node``, outermost (the one that wins) first."""
+    calls = []
     for decorator in node.decorator_list:
         if not isinstance(decorator, ast.Call):
             continue
         function = decorator.func
-        name = function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")
-        if name != _DECLARE_FEATURES:
-            continue
+        if (function.attr if isinstance(function, ast.Attribute) else getattr(function, "id", "")) == name:
+            calls.append(decorator)
+    return calls
+
+
+def _task_interface(node: _Definition) -> TaskInterface | None:
+    """``@task_kind(feature_kind, max_stride=None)`` with literal, valid arguments; else ``None``."""
+    calls = _decorator_calls(node, _TASK_KIND)
+    if not calls:
+        return None
+    decorator = calls[0]
+    if len(decorator.args) > len(_TASK_KIND_PARAMETERS):
+        return None
+    try:
+        values = {
+            parameter: ast.literal_eval(argument)
+            for parameter, argument in zip(_TASK_KIND_PARAMETERS, decorator.args, strict=False)
+        }
+        for keyword in decorator.keywords:
+            if keyword.arg not in _TASK_KIND_PARAMETERS or keyword.arg in values:  # **kwargs, unknown, twice
+                return None
+            values[keyword.arg] = ast.literal_eval(keyword.value)
+        if "feature_kind" not in values:
+            return None
+        return TaskInterface(values["feature_kind"], values.get("max_stride"))
+    except _LITERAL_ERRORS:  # not literals (a starred argument too), or invalid values
+        return None
+
+
+def _feature_spec(node: _Definition) -> FeatureSpec | None:
+    for decorator in _decorator_calls(node, _DECLARE_FEATURES):
         try:
             values = {keyword.arg: ast.literal_eval(keyword.value) for keyword in decorator.keywords}
             names, channels, strides = (tuple(values[key]) for key in ("names", "channels", "strides"))
@@ -200,6 +240,6 @@ def _feature_spec(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -
             ):
                 return None
             return FeatureSpec(names, channels, strides)
-        except (ValueError, KeyError, TypeError, SyntaxError, RecursionError, MemoryError):
+        except _LITERAL_ERRORS:
             return None
     return None

@@ -19,6 +19,8 @@ _PUBLIC = {
     "LightningBrickCollection": "torchbricks.training._module",
     "flatten_metrics": "torchbricks.training._module",
     "train": "torchbricks.training._run",
+    "check_training": "torchbricks.training._run",
+    "quiet_lightning": "torchbricks.training._lightning",
     "is_main_process": "torchbricks.training._run",
     "with_labelled_masks": "torchbricks.training._run",
     "load_train_config": "torchbricks.training._config",

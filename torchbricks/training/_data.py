@@ -30,6 +30,12 @@ Example:
     >>> loader = DataLoader(combine(datasets), batch_size=4, collate_fn=Collate(placeholders(datasets)))
     >>> next(iter(loader))[labelled_name("segmentation")].tolist()
     [False, False, True, True]
+
+The dataset contract (what an adapter of the ``datasets`` registry returns): a ``torch.utils.data.Dataset``
+whose samples are dicts of named tensors — the image uint8 ``[3, H, W]`` (every sample of a dataset one size,
+after its resize) and the targets the task factories read — with ``names`` (the image name first) and
+``class_names`` (target name → class names, for the targets whose classes it knows). Errors in a sample's
+file are :class:`~torchbricks.errors.DatasetError` naming the file (one line, from DataLoader workers too).
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ from typing import Any
 
 import torch
 from torch.utils.data import ConcatDataset, Dataset
+
+from torchbricks.errors import DatasetConfigError
 
 LABELLED_SUFFIX = "_labelled"
 
@@ -63,7 +71,102 @@ def combine(datasets: Sequence[Dataset]) -> Dataset:
     combined = ConcatDataset(datasets)
     combined.names = tuple(dict.fromkeys(name for dataset in datasets for name in dataset_names(dataset)))  # type: ignore[attr-defined]
     combined.partial_names = partial_names(datasets)  # type: ignore[attr-defined]
+    combined.class_names = merged_class_names(datasets)  # type: ignore[attr-defined]
     return combined
+
+
+def dataset_class_names(dataset: Any) -> dict[str, list[str]]:
+    """A dataset's ``class_names`` (target name → class names); empty when it has none.
+
+    Example:
+        >>> from bag_of_bricks.datasets import shapes
+        >>> dataset_class_names(shapes(count=1))["segmentation"]
+        ['background', 'circle', 'square', 'triangle']
+        >>> dataset_class_names([{"images": torch.zeros(3, 2, 2)}])
+        {}
+    """
+    found = getattr(dataset, "class_names", None)
+    if not isinstance(found, Mapping):
+        return {}
+    return {str(name): [str(value) for value in values] for name, values in found.items()}
+
+
+def dataset_origin(dataset: Any) -> str:
+    """How messages name a dataset: its ``origin`` (``image_folder 'animals/'``), else its type."""
+    return str(getattr(dataset, "origin", None) or type(dataset).__name__)
+
+
+def merged_class_names(datasets: Iterable[Any]) -> dict[str, list[str]]:
+    """The class names of each target over ``datasets``; datasets that name a target's classes differently are refused.
+
+    One dataset may know more classes than another (``[cat, dog]`` and ``[cat, dog, fish]``: the longer
+    list); classes at the same index must be the same, else :class:`~torchbricks.errors.DatasetConfigError`
+    names both datasets (the indices would mean different classes).
+
+    Example:
+        >>> class Folder(list):
+        ...     def __init__(self, origin, names):
+        ...         super().__init__()
+        ...         self.origin, self.class_names = origin, {"targets": names}
+        >>> merged_class_names([Folder("a", ["cat", "dog"]), Folder("b", ["cat", "dog", "fish"])])
+        {'targets': ['cat', 'dog', 'fish']}
+        >>> merged_class_names([Folder("a", ["cat", "dog"]), Folder("b", ["dog", "cat"])])
+        Traceback (most recent call last):
+        ...
+        torchbricks.errors.DatasetConfigError: targets: a names class 0 'cat', but b names it 'dog'
+    """
+    merged: dict[str, list[str]] = {}
+    owners: dict[str, Any] = {}
+    for dataset in datasets:
+        for target, names in dataset_class_names(dataset).items():
+            known = merged.get(target)
+            if known is None:
+                merged[target], owners[target] = names, dataset
+                continue
+            for index, (first, second) in enumerate(zip(known, names, strict=False)):
+                if first != second:
+                    raise DatasetConfigError(
+                        f"{target}: {dataset_origin(owners[target])} names class {index} {first!r}, "
+                        f"but {dataset_origin(dataset)} names it {second!r}"
+                    )
+            if len(names) > len(known):
+                merged[target], owners[target] = names, dataset
+    return merged
+
+
+def check_num_classes(datasets: Iterable[Any], num_classes: Mapping[str, int]) -> None:
+    """Check each dataset's targets against the tasks' ``num_classes`` (target name → count), now and when loading.
+
+    A dataset that knows a target's classes (``class_names``) must know exactly ``num_classes`` of them,
+    else :class:`~torchbricks.errors.DatasetConfigError` names it; datasets with a ``num_classes`` dict
+    (the standard adapters) then check every sample they load against it (a mask value ``>= num_classes``
+    raises naming the mask file, instead of an IndexError in the loss).
+
+    Example:
+        >>> from bag_of_bricks.datasets import shapes
+        >>> data = shapes(count=1)
+        >>> check_num_classes([data], {"segmentation": 4, "points": 3})
+        >>> data.num_classes["points"]
+        3
+        >>> try:
+        ...     check_num_classes([data], {"points": 2})
+        ... except DatasetConfigError as error:
+        ...     print(error)
+        points: shapes gives 3 classes ['circle', 'square', 'triangle'], but the task reading it has num_classes 2
+    """
+    for dataset in datasets:
+        names = dataset_class_names(dataset)
+        for target, count in num_classes.items():
+            if target not in dataset_names(dataset):
+                continue
+            if target in names and len(names[target]) != count:
+                raise DatasetConfigError(
+                    f"{target}: {dataset_origin(dataset)} gives {len(names[target])} classes {names[target]}, "
+                    f"but the task reading it has num_classes {count}"
+                )
+            checked = getattr(dataset, "num_classes", None)
+            if isinstance(checked, dict):
+                checked[target] = count
 
 
 def partial_names(datasets: Iterable[Dataset]) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 
+from torchbricks.errors import TrainingDivergedError
 from torchbricks.groups import Stage
 from torchbricks.training._lightning import lightning
 from torchbricks.training._optim import create_optimizer, create_scheduler
@@ -97,6 +98,10 @@ class LightningBrickCollection(_pl.LightningModule):
         return self.brick_collection(named_inputs, groups=groups)
 
     def _step(self, batch: dict[str, Any], stage: Stage, groups: Any) -> torch.Tensor:
+        """Run the groups, log every loss; a loss that is NaN or infinite in training or validation stops the run.
+
+        The check costs one scalar read per step (the summed loss); the culprit is looked for only then.
+        """
         named_outputs = self.brick_collection(batch, groups=groups)
         losses = self.brick_collection.extract_losses(named_outputs)
         prefix = STAGE_PREFIX[stage]
@@ -116,12 +121,12 @@ class LightningBrickCollection(_pl.LightningModule):
                 prog_bar=training and name == "loss",
                 sync_dist=not training,
             )
+        if stage is not Stage.TEST and not math.isfinite(float(loss.detach())):
+            raise TrainingDivergedError(_diverged(prefix, logged, self.global_step))
         return loss
 
     def training_step(self, batch: dict[str, Any], batch_index: int) -> torch.Tensor:
         loss = self._step(batch, Stage.TRAIN, self.train_groups)
-        if not math.isfinite(float(loss.detach())):
-            raise FloatingPointError(f"The training loss became {float(loss.detach())} at step {self.global_step}")
         every = self.metrics_every_n_steps
         if every and (self.global_step + 1) % every == 0:
             self._log_metrics(Stage.TRAIN)
@@ -205,6 +210,23 @@ def task_metrics(collection: Any, reset: bool = False) -> dict[str, Any]:
         for metric_name, value in node.brick.summarize(reset=reset).items():
             summary["/".join((*node.collection_path, metric_name))] = value
     return summary
+
+
+def _diverged(prefix: str, logged: Mapping[str, torch.Tensor], step: int) -> str:
+    """The message of a loss that became NaN or infinite: the step, the task and its logged name."""
+    what = "training" if prefix == "train" else "validation"
+    for name, value in logged.items():
+        value = float(value.detach())
+        if name != "loss" and not math.isfinite(value):
+            task = name.removesuffix("/loss")
+            return (
+                f"training diverged at step {step}: the {what} loss of task '{task}' is {value} ({prefix}/{name}); "
+                "lower optimizer.lr or clip gradients (trainer.gradient_clip_val)"
+            )
+    return (
+        f"training diverged at step {step}: the {what} loss is {float(logged['loss'].detach())} ({prefix}/loss); "
+        "lower optimizer.lr or clip gradients (trainer.gradient_clip_val)"
+    )
 
 
 def _is_loss_name(name: str, value: Any) -> bool:

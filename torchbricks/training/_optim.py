@@ -9,6 +9,11 @@ Example:
     >>> scheduler = create_scheduler({"name": "warmup_cosine", "warmup_fraction": 0.5}, optimizer, total_steps=4)
     >>> [round(group["lr"], 3) for group in optimizer.param_groups]
     [0.0]
+    >>> try:
+    ...     create_optimizer({"name": "adamw"}, parameters)
+    ... except ValueError as error:
+    ...     print(error)
+    Unknown optimizer 'adamw' (a torch.optim class name, e.g. 'AdamW'). Did you mean 'AdamW'?
 """
 
 from __future__ import annotations
@@ -18,6 +23,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import torch
+
+from torchbricks._arguments import convert_arguments
+from torchbricks.errors import ConfigError
+from torchbricks.suggestions import did_you_mean
+
+_BASE_CLASSES = frozenset({"Optimizer", "LRScheduler"})
+"""Base classes ``torch.optim`` exports: found by name, never suggested."""
 
 
 def optimizer_class(name: str) -> Callable[..., torch.optim.Optimizer] | None:
@@ -34,13 +46,61 @@ def scheduler_factory(name: str) -> Callable[..., Any] | None:
     return found if isinstance(found, type) and issubclass(found, torch.optim.lr_scheduler.LRScheduler) else None
 
 
+def optimizer_names() -> list[str]:
+    """The names ``optimizer: {name: ...}`` accepts: every ``torch.optim`` optimizer class, sorted.
+
+    Example:
+        >>> "AdamW" in optimizer_names(), "adamw" in optimizer_names()
+        (True, False)
+    """
+    return sorted(
+        name
+        for name in dir(torch.optim)
+        if name not in _BASE_CLASSES and not name.startswith("_") and optimizer_class(name) is not None
+    )
+
+
+def scheduler_names() -> list[str]:
+    """The names ``scheduler: {name: ...}`` accepts: ``warmup_cosine`` and the ``torch.optim.lr_scheduler`` classes.
+
+    Example:
+        >>> scheduler_names()[:2]
+        ['ChainedScheduler', 'ConstantLR']
+        >>> "warmup_cosine" in scheduler_names()
+        True
+    """
+    classes = (
+        name
+        for name in dir(torch.optim.lr_scheduler)
+        if name not in _BASE_CLASSES and not name.startswith("_") and scheduler_factory(name) is not None
+    )
+    return sorted({"warmup_cosine", *classes})
+
+
+def name_suggestion(section: str, name: str) -> str:
+    """``" Did you mean 'AdamW'?"`` for an unknown ``optimizer`` or ``scheduler`` (``section``) name, else ``""``.
+
+    Case is ignored when matching, never when looking up: ``adamw`` is not ``AdamW``, it is suggested.
+
+    Example:
+        >>> name_suggestion("optimizer", "adamw")
+        " Did you mean 'AdamW'?"
+        >>> name_suggestion("scheduler", "onecyclelr")
+        " Did you mean 'OneCycleLR'?"
+    """
+    return did_you_mean(name, optimizer_names() if section == "optimizer" else scheduler_names())
+
+
 def create_optimizer(config: Mapping[str, Any], parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     """The optimizer the config names, on ``parameters``."""
     arguments = dict(config)
     factory = optimizer_class(arguments.pop("name"))
     if factory is None:
-        raise ValueError(f"Unknown optimizer {config['name']!r} (a torch.optim class name, e.g. 'AdamW')")
-    return factory(parameters, **arguments)
+        name = config["name"]
+        raise ConfigError(
+            f"Unknown optimizer {name!r} (a torch.optim class name, e.g. 'AdamW').{name_suggestion('optimizer', name)}"
+        )
+    return factory(parameters, **convert_arguments(factory, arguments))  # "3e-4" (PyYAML's text) is a float
 
 
 def create_scheduler(config: Mapping[str, Any], optimizer: torch.optim.Optimizer, total_steps: int) -> Any:
@@ -49,10 +109,13 @@ def create_scheduler(config: Mapping[str, Any], optimizer: torch.optim.Optimizer
     name = arguments.pop("name")
     factory = scheduler_factory(name)
     if factory is None:
-        raise ValueError(f"Unknown scheduler {name!r} (warmup_cosine or a torch.optim.lr_scheduler class name)")
+        raise ConfigError(
+            f"Unknown scheduler {name!r} (warmup_cosine or a torch.optim.lr_scheduler class name)."
+            f"{name_suggestion('scheduler', name)}"
+        )
     if name in ("warmup_cosine", "OneCycleLR") and "total_steps" not in arguments:
         arguments["total_steps"] = total_steps
-    return factory(optimizer, **arguments)
+    return factory(optimizer, **convert_arguments(factory, arguments))
 
 
 def warmup_cosine(

@@ -6,7 +6,7 @@ finished; see :mod:`torchbricks.training._run_folder`)::
     torchbricks-run.json marks the folder as a train run's (a folder of anything else is refused)
     config.json          the resolved train config (every default filled in)
     model/               the trained model (best if ``checkpoint.monitor`` is set, else last): load_model
-    checkpoints/         Lightning's checkpoints (last.ckpt resumes the run)
+    checkpoints/         Lightning's checkpoint last.ckpt (resumes the run); with ``checkpoint.monitor`` also the best
     metrics.json         {"task": {"metric": value}} on the validation data (the same run writes the same file)
     run.json             steps, training seconds, seed
     logs/                metrics.csv (and TensorBoard events, with the visualizations, when tensorboard or
@@ -15,6 +15,11 @@ finished; see :mod:`torchbricks.training._run_folder`)::
     unfinished/          a run stopped with Ctrl+C (``--resume`` continues it)
 
 Only the process of global rank 0 writes files; under DDP the metrics are synchronised first.
+
+Before anything is written, the run also refuses what only the built datasets and model tell: a batch
+larger than the training data (no step would run), ``batch_size: 1`` with batch-norm layers, and a
+``checkpoint.monitor`` that nothing logs. A loss, validation loss or weight that becomes NaN or
+infinite stops the run (:class:`~torchbricks.errors.TrainingDivergedError`) and nothing is saved.
 """
 
 from __future__ import annotations
@@ -22,16 +27,22 @@ from __future__ import annotations
 import csv
 import importlib.util
 import io
+import math
+import random
+import sys
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from torchbricks.training._config import plan_training
-from torchbricks.training._data import Collate, combine, labelled_name, partial_names, placeholders
+from torchbricks.errors import ConfigError, TrainingDivergedError
+from torchbricks.suggestions import did_you_mean
+from torchbricks.training._config import TrainPlan, plan_training
+from torchbricks.training._data import Collate, collate, combine, labelled_name, partial_names, placeholders
 from torchbricks.training._run_folder import LAST_CHECKPOINT, LOG_FILE, RunFolder, write_json
 
 
@@ -40,9 +51,13 @@ def train(
     output: str | Path = "train_output",
     overrides: Iterable[str] = (),
     resume: bool = False,
-    progress: bool | None = None,
+    progress: bool | str | None = None,
 ) -> dict[str, Any]:
     """Train as the config says and write the output folder; returns ``metrics.json``'s content.
+
+    ``progress``: ``True`` a progress bar counting steps, ``"lines"`` a line every few steps (for logs: what
+    ``torchbricks train`` prints when stderr is not a terminal), ``False`` neither, ``None`` as
+    ``trainer.enable_progress_bar`` says.
 
     ``resume`` continues the interrupted run (``output/unfinished/``) or the last finished one (same
     config, more steps allowed). The run writes into ``output/running/``; the earlier run's files are
@@ -79,14 +94,10 @@ def train(
     logged_before = read_log(folder.logged_before(resume))  # Lightning's CSV logger starts its file anew
     pl = lightning()
     pl.seed_everything(settings["seed"], workers=True, verbose=False)
-    train_sets = [part.build() for part in plan.datasets["train"]]
-    validation_sets = [part.build() for part in plan.datasets["validation"]]
-    settings["model"] = with_labelled_masks(settings["model"], partial_names([*train_sets, *validation_sets]))
-    from torchbricks.assembly import build_model
-
-    model = build_model(settings["model"], resolved=True)  # the assembler checks the added `labelled` arguments
-    train_loader = _loader(train_sets, settings, shuffle=True)
-    validation_loader = _loader(validation_sets, settings, shuffle=False) if validation_sets else None
+    train_sets, validation_sets, model = _prepared(plan)  # refuses what only the built data and model tell
+    filled = placeholders([*train_sets, *validation_sets])  # a name some datasets lack, in both splits' batches
+    train_loader = _loader(train_sets, settings, shuffle=True, filled=filled)
+    validation_loader = _loader(validation_sets, settings, shuffle=False, filled=filled) if validation_sets else None
     module = _module(model, settings)
     staging = folder.staging
     trainer = _trainer(pl, settings, staging, progress, has_validation=validation_loader is not None)
@@ -101,6 +112,7 @@ def train(
         if best:
             state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
             module.load_state_dict(state)
+        check_finite_weights(model, int(trainer.global_step))
         metrics: dict[str, dict[str, float]] = {}
         if validation_loader is not None:
             last_validation = module.validated_at_step == trainer.global_step and not best
@@ -121,11 +133,208 @@ def train(
             if validation_sets and settings["visualizations"]:
                 write_visualizations(model, validation_sets, staging / "visualizations", settings["visualizations"])
             folder.finish()
-    except BaseException:
+    except BaseException as error:
         if main:
             folder.discard()  # the earlier run's files are as they were
+        if isinstance(error, TrainingDivergedError):
+            raise TrainingDivergedError(f"{error}; nothing was saved ('{output}' is as it was)") from None
         raise
     return {**metrics, "_run": run}
+
+
+def check_training(config: Mapping[str, Any] | str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """Every check :func:`train` makes before it writes anything, datasets and model built; returns the settings.
+
+    What ``torchbricks train --check`` runs: the config's problems (:func:`plan_training`), then what only
+    the built datasets and model tell (a batch larger than the training data, batch-norm with
+    ``batch_size: 1``, a ``checkpoint.monitor`` that nothing logs). Raises :class:`ConfigError`.
+
+    Example:
+        >>> model = {"backbone": "resnet18", "tasks": {"shape": {"task": "image_classification", "num_classes": 3}}}
+        >>> config = {"model": model, "data": {"train": {"name": "shapes", "count": 4}, "batch_size": 8}}
+        >>> try:
+        ...     check_training(config)
+        ... except ConfigError as error:
+        ...     print(str(error).splitlines()[1].split(";")[0])
+          data.batch_size: 8 is more than the 4 training samples (data.train)
+    """
+    plan = plan_training(config, overrides)
+    _prepared(plan)
+    return plan.settings
+
+
+def _prepared(plan: TrainPlan) -> tuple[list[Any], list[Any], torch.nn.Module]:
+    """The datasets and the model, built; :class:`ConfigError` with what only they tell, before anything is written."""
+    from torchbricks.assembly import build_model, raise_problems
+
+    settings = plan.settings
+    train_sets, validation_sets = plan.datasets["train"], plan.datasets.get("validation", [])
+    settings["model"] = with_labelled_masks(settings["model"], partial_names([*train_sets, *validation_sets]))
+    model = build_model(settings["model"], resolved=True)  # the assembler checks the added `labelled` arguments
+    problems = _batch_problems(settings, train_sets, plan.processes, model)
+    problems.extend(_monitor_problems(settings, model, validation_sets or train_sets))
+    raise_problems(problems, "train config")
+    return train_sets, validation_sets, model
+
+
+def _batch_problems(
+    settings: Mapping[str, Any], datasets: list[Any], processes: int, model: torch.nn.Module
+) -> list[str]:
+    """A batch larger than the training data (no step would run); batch-norm layers trained on 1 sample a batch."""
+    problems = []
+    batch_size = settings["data"]["batch_size"]
+    samples = math.ceil(len(combine(datasets)) / max(1, processes))  # each process's share
+    batches = samples // batch_size  # the last incomplete batch is dropped
+    if batches == 0:
+        where = f"training samples of each of the {processes} processes" if processes > 1 else "training samples"
+        problems.append(
+            f"data.batch_size: {batch_size} is more than the {samples} {where} (data.train); "
+            "the last incomplete batch is dropped, so no step would run"
+        )
+    limit = settings["trainer"].get("limit_train_batches")
+    if batches and isinstance(limit, float) and 0 < limit < 1 and int(batches * limit) == 0:
+        problems.append(
+            f"trainer.limit_train_batches: {limit} of the {batches} training batches is no batch; no step would run"
+        )
+    if batch_size == 1:
+        layer = trained_batch_norm(model)
+        if layer is not None:
+            problems.append(
+                f"data.batch_size: 1 cannot train batch-norm layers ('{layer}' normalises over the batch: it needs "
+                "more than 1 sample per batch); use 2 or more"
+            )
+    return problems
+
+
+def trained_batch_norm(model: torch.nn.Module) -> str | None:
+    """The name of the first batch-norm layer that training updates (outside not-trainable bricks), else ``None``.
+
+    Example:
+        >>> from torch import nn
+        >>> from torchbricks import BrickCollection, BrickNotTrainable, BrickTrainable
+        >>> trained_batch_norm(BrickCollection({"a": BrickTrainable(nn.BatchNorm1d(2), ["x"], ["y"])}))
+        'a.model'
+        >>> print(trained_batch_norm(BrickCollection({"a": BrickNotTrainable(nn.BatchNorm1d(2), ["x"], ["y"])})))
+        None
+    """
+    frozen = _frozen_modules(model)
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and id(module) not in frozen:
+            return name
+    return None
+
+
+def _monitor_problems(settings: Mapping[str, Any], model: torch.nn.Module, datasets: list[Any]) -> list[str]:
+    """``checkpoint.monitor`` (and Lightning callbacks' ``monitor``) checked against the names the model logs."""
+    monitors = [("checkpoint.monitor", settings["checkpoint"]["monitor"])]
+    monitors += [
+        (f"callbacks[{index}].monitor", spec.get("monitor"))
+        for index, spec in enumerate(settings["callbacks"])
+        if "." not in spec["name"]  # a user's own callback may mean something else by it
+    ]
+    monitors = [(path, name) for path, name in monitors if isinstance(name, str)]
+    if not monitors:
+        return []
+    tasks = settings["model"]["tasks"]
+    losses = {f"{stage}/{name}" for stage in ("val", "train") for name in ("loss", *(f"{task}/loss" for task in tasks))}
+    if all(name in losses for _, name in monitors):
+        return []  # no need to run the model to know these
+    names = logged_names(model, datasets, tasks)
+    if names is None:
+        return []  # the model cannot run on the data: the run itself says why
+    problems = []
+    for path, name in monitors:
+        if name in names or any(name.startswith(f"{known}/") for known in names):
+            continue
+        stage = name.partition("/")[0]
+        close = did_you_mean(name, sorted(known for known in names if known.startswith(f"{stage}/")) or sorted(names))
+        shown = sorted(known for known in names if known.startswith("val/"))
+        problems.append(
+            f"{path}: {name!r} is not logged.{close} Logged: {', '.join(shown)} (and the same under train/)"
+        )
+    return problems
+
+
+def logged_names(model: torch.nn.Module, datasets: list[Any], tasks: Iterable[str] = ()) -> set[str] | None:
+    """The names a train run logs: ``val/loss``, ``val/<task>/loss``, ``val/<task>/<metric>``, ``train/...``.
+
+    Found by running the validation groups on two samples of ``datasets`` (weights, random state and metrics
+    are left as they were); ``None`` when the model cannot run them (or there are no samples).
+    """
+    from torchbricks.groups import Stage
+    from torchbricks.training._module import _is_loss_name
+
+    dataset = combine(datasets) if datasets else None
+    if dataset is None or not len(dataset):
+        return None
+    found = {"loss", *(f"{task}/loss" for task in tasks)}
+    modes = {module: module.training for module in model.modules()}
+    try:
+        with _random_state_kept(), torch.no_grad():
+            model.eval()
+            batch = collate([dataset[index] for index in range(min(2, len(dataset)))], placeholders(datasets))
+            outputs = model(batch, groups=Stage.VALIDATION)
+            found |= {name for name, value in outputs.items() if _is_loss_name(name, value)}
+            found |= {name for name, value in model.extract_losses(outputs).items() if _is_loss_name("loss", value)}
+            found |= _metric_names(model)
+    except Exception:  # the run itself will say what is wrong with the model or the data
+        return None
+    finally:
+        for module, training in modes.items():
+            module.training = training
+        model.reset_metrics()
+    return {f"{stage}/{name}" for stage in ("val", "train") for name in found}
+
+
+def _metric_names(model: torch.nn.Module) -> set[str]:
+    """``<task>/<metric>`` of every metric brick, computed; a metric that saw no labelled sample gives its name."""
+    from torchbricks.training._module import flatten_metrics
+
+    names: set[str] = set()
+    for node in model.graph.metric_nodes:
+        try:
+            values = node.brick.summarize(reset=True)
+        except (RuntimeError, ValueError):  # no labelled sample among the two: the names it declares
+            values = dict.fromkeys(node.brick.metric_names(), 0.0)
+        names |= {"/".join((*node.collection_path, name)) for name in flatten_metrics(values)}
+    return names
+
+
+@contextmanager
+def _random_state_kept() -> Iterator[None]:
+    """Python's, NumPy's and torch's (CPU) random state as they were after the block: the run stays seeded."""
+    import numpy
+
+    python, numpy_state = random.getstate(), numpy.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        random.setstate(python)
+        numpy.random.set_state(numpy_state)
+
+
+def check_finite_weights(model: torch.nn.Module, step: int) -> None:
+    """Raise :class:`TrainingDivergedError` naming the first weight (or buffer) that is NaN or infinite.
+
+    Example:
+        >>> from torch import nn
+        >>> layer = nn.Linear(2, 2)
+        >>> check_finite_weights(layer, 3)
+        >>> with torch.no_grad():
+        ...     layer.bias[0] = float("nan")
+        >>> try:
+        ...     check_finite_weights(layer, 3)
+        ... except TrainingDivergedError as error:
+        ...     print(str(error).split(";")[0])
+        training diverged by step 3: the weights 'bias' are not finite (nan or inf)
+    """
+    for name, tensor in model.state_dict().items():
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise TrainingDivergedError(
+                f"training diverged by step {step}: the weights '{name}' are not finite (nan or inf); "
+                "lower optimizer.lr or clip gradients (trainer.gradient_clip_val)"
+            )
 
 
 def _fit(
@@ -143,6 +352,10 @@ def _fit(
             warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
         try:
             trainer.fit(module, *loaders, ckpt_path=None if resume_from is None else str(resume_from))
+        except Exception as error:
+            if type(error).__name__ == "MisconfigurationException":  # one the checks before the run could not see
+                raise ConfigError(f"trainer: {' '.join(str(error).split())}") from error
+            raise
         except SystemExit:  # Lightning turns Ctrl+C into sys.exit(1)
             if not trainer.interrupted:
                 raise
@@ -228,18 +441,26 @@ def only_frozen_bricks_in_eval_mode(model: torch.nn.Module) -> bool:
         >>> only_frozen_bricks_in_eval_mode(BrickCollection({"a": BrickTrainable(head, ["x"], ["y"])}))
         False
     """
+    frozen = _frozen_modules(model)
+    return all(module.training or id(module) in frozen for module in model.modules())
+
+
+def _frozen_modules(model: torch.nn.Module) -> set[int]:
+    """The ids of the modules inside not-trainable bricks (which keep them in eval mode)."""
     from torchbricks.bricks import BrickModule
 
-    frozen = {
+    return {
         id(module)
         for brick in model.modules()
         if isinstance(brick, BrickModule) and not brick.trainable and isinstance(brick.model, torch.nn.Module)
         for module in brick.model.modules()
     }
-    return all(module.training or id(module) in frozen for module in model.modules())
 
 
-def _loader(datasets: list[Any], settings: Mapping[str, Any], shuffle: bool) -> torch.utils.data.DataLoader:
+def _loader(
+    datasets: list[Any], settings: Mapping[str, Any], shuffle: bool, filled: Mapping[str, torch.Tensor]
+) -> torch.utils.data.DataLoader:
+    """Batches of ``datasets``; ``filled``: placeholders (and ``<name>_labelled`` masks) of the names some lack."""
     data = settings["data"]
     batch_size = data["batch_size"] if shuffle else data.get("validation_batch_size", data["batch_size"])
     workers = data["num_workers"]
@@ -250,7 +471,7 @@ def _loader(datasets: list[Any], settings: Mapping[str, Any], shuffle: bool) -> 
         drop_last=shuffle,
         num_workers=workers,
         persistent_workers=workers > 0,
-        collate_fn=Collate(placeholders(datasets)),
+        collate_fn=Collate(filled),
         generator=torch.Generator().manual_seed(settings["seed"]) if shuffle else None,
     )
 
@@ -271,15 +492,17 @@ def _module(model: torch.nn.Module, settings: Mapping[str, Any]) -> Any:
     )
 
 
-def _trainer(pl: Any, settings: Mapping[str, Any], output: Path, progress: bool | None, has_validation: bool) -> Any:
+def _trainer(
+    pl: Any, settings: Mapping[str, Any], output: Path, progress: bool | str | None, has_validation: bool
+) -> Any:
     checkpoint = settings["checkpoint"]
     callbacks = [
-        pl.callbacks.ModelCheckpoint(
+        pl.callbacks.ModelCheckpoint(  # last.ckpt; the best as a second file only when there is a best to keep
             dirpath=output / "checkpoints",
             save_last=True,
             monitor=checkpoint["monitor"],
             mode=checkpoint["mode"],
-            save_top_k=1,
+            save_top_k=1 if checkpoint["monitor"] else 0,
         )
     ]
     callbacks.extend(create_callback(spec) for spec in settings["callbacks"])
@@ -288,11 +511,79 @@ def _trainer(pl: Any, settings: Mapping[str, Any], output: Path, progress: bool 
         loggers.append(pl.loggers.TensorBoardLogger(output, name="logs", version=""))
     arguments: dict[str, Any] = {"enable_model_summary": False, "log_every_n_steps": 10}
     if progress is not None:
-        arguments["enable_progress_bar"] = progress
+        arguments["enable_progress_bar"] = progress is True
     if not has_validation:
         arguments["limit_val_batches"] = 0
     arguments.update(settings["trainer"])
+    if arguments.get("enable_progress_bar") is not False and not any(
+        isinstance(callback, pl.callbacks.ProgressBar) for callback in callbacks
+    ):
+        callbacks.append(step_progress_bar(pl))
+    if progress == "lines":
+        callbacks.append(progress_lines(pl))
     return pl.Trainer(default_root_dir=output, logger=loggers, callbacks=callbacks, **arguments)
+
+
+def step_progress_bar(pl: Any) -> Any:
+    """Lightning's progress bar, counting a step-counted run's steps (``Steps 120/400``) rather than epochs."""
+
+    class StepProgressBar(pl.callbacks.TQDMProgressBar):
+        def on_train_epoch_start(self, trainer: Any, *arguments: Any) -> None:
+            if trainer.max_steps is None or trainer.max_steps <= 0:
+                super().on_train_epoch_start(trainer, *arguments)
+                return
+            bar = self.train_progress_bar
+            if bar.total != trainer.max_steps:  # once: one bar over every epoch
+                bar.reset(total=trainer.max_steps)
+                bar.initial = bar.n = trainer.global_step
+            bar.set_description("Steps")
+
+        def on_train_batch_end(self, trainer: Any, module: Any, *arguments: Any) -> None:
+            if trainer.max_steps is None or trainer.max_steps <= 0:
+                super().on_train_batch_end(trainer, module, *arguments)
+                return
+            bar = self.train_progress_bar
+            if not bar.disable:
+                bar.n = trainer.global_step
+                bar.set_postfix(self.get_metrics(trainer, module))  # refreshes
+
+    return StepProgressBar()
+
+
+def progress_lines(pl: Any, every: int | None = None) -> Any:
+    """A callback printing a line every ``every`` steps to stderr (default: a twentieth of ``max_steps``).
+
+    For logs, where a progress bar is one endless line: ``step 100/2000 (5%)  loss 0.5123  41 s``.
+    """
+
+    class ProgressLines(pl.callbacks.Callback):
+        def __init__(self) -> None:
+            self.every = every
+            self.started = time.perf_counter()
+            self.printed = -1
+
+        def on_train_start(self, trainer: Any, module: Any) -> None:
+            self.started = time.perf_counter()
+            if self.every is None:
+                self.every = max(1, trainer.max_steps // 20) if trainer.max_steps and trainer.max_steps > 0 else 50
+
+        def on_train_batch_end(self, trainer: Any, module: Any, *arguments: Any) -> None:
+            step = int(trainer.global_step)
+            last = step == trainer.max_steps
+            if not trainer.is_global_zero or step == self.printed or (step % (self.every or 1) and not last):
+                return
+            self.printed = step
+            total = f"/{trainer.max_steps} ({100 * step // trainer.max_steps}%)" if trainer.max_steps > 0 else ""
+            loss = trainer.callback_metrics.get("train/loss")
+            shown = f"  loss {float(loss):.4f}" if loss is not None else ""
+            print(f"step {step}{total}{shown}  {time.perf_counter() - self.started:.0f} s", file=sys.stderr, flush=True)
+
+        def on_validation_end(self, trainer: Any, module: Any) -> None:
+            loss = trainer.callback_metrics.get("val/loss")
+            if trainer.is_global_zero and not trainer.sanity_checking and loss is not None:
+                print(f"validation at step {trainer.global_step}: loss {float(loss):.4f}", file=sys.stderr, flush=True)
+
+    return ProgressLines()
 
 
 def evaluate(trainer: Any, module: Any, loader: Any) -> dict[str, dict[str, float]]:
@@ -332,10 +623,7 @@ def create_callback(spec: Mapping[str, Any]) -> Any:
 
 
 def write_visualizations(model: torch.nn.Module, datasets: list[Any], folder: Path, count: int) -> list[Path]:
-    """One PNG per task: the first ``count`` validation images, predictions drawn by the task's visualizer."""
-    from torchbricks.training._data import collate
-    from torchbricks.training._pictures import save_sheets, visualization_sheets
+    """One PNG per task: validation images labelled for it, spread over its classes, image | truth | prediction."""
+    from torchbricks.training._pictures import write_task_sheets
 
-    dataset = combine(datasets)
-    batch = collate([dataset[index] for index in range(min(count, len(dataset)))], placeholders(datasets))
-    return save_sheets(visualization_sheets(model, batch), folder)
+    return write_task_sheets(model, datasets, folder, count)

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from torchbricks import BrickCollection, BrickLoss, BrickTrainable
-from torchbricks.registry import FeatureSpec, create, get_entry, list_bricks
+from torchbricks.features import FeatureSpec
+from torchbricks.registry import create, get_entry, list_bricks
 
 PACK = "torchbricks-example"
 EXPECTED = {
@@ -20,6 +21,8 @@ EXPECTED = {
     ("heads", "example_linear_head"),
     ("losses", "example_focal_loss"),
     ("visualizers", "example_label_overlay"),
+    ("tasks", "example_classification"),
+    ("datasets", "example_stripes"),
 }
 
 
