@@ -59,7 +59,7 @@ class Preprocessor(nn.Module):
 
     @torch.jit.unused
     def _check_range(self, images: torch.Tensor) -> None:
-        if _is_eager() and not getattr(self, "_range_warned", False):  # getattr: modules pickled before the check
+        if not getattr(self, "_range_warned", False) and _is_eager():  # getattr: modules pickled before the check
             self._range_warned = check_input_range(images, type(self).__name__)
 
 

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,3 +59,28 @@ def tiny_config(**changes: Any) -> dict[str, Any]:
 @pytest.fixture
 def config() -> dict[str, Any]:
     return tiny_config()
+
+
+def start_train_process(
+    config: dict[str, Any], output: Path, *arguments: str, logged_rows: int = 1
+) -> subprocess.Popen[str]:
+    """``torchbricks train`` in its own process (Ctrl+C works as in a terminal); returns once it logs steps.
+
+    It waits until ``output/running/logs/metrics.csv`` holds ``logged_rows`` rows besides the header.
+    """
+    path = output.parent / f"{output.name}.train.json"
+    path.write_text(json.dumps(config))
+    command = [sys.executable, "-m", "torchbricks.cli", "train", str(path), "--output", str(output), *arguments]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    log = output / "running" / "logs" / "metrics.csv"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (log.is_file() and len(log.read_text().splitlines()) > logged_rows):
+        time.sleep(0.2)
+    return process

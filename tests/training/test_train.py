@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.training.conftest import tiny_config
+from tests.training.conftest import start_train_process, tiny_config
 from torchbricks import BrickCollection, BrickLoss, BrickMetricSingle, BrickTrainable, load_model
 from torchbricks.training import LightningBrickCollection, collate, train
 from torchbricks.training._module import task_metrics
@@ -216,25 +216,11 @@ def test_ddp_on_two_cpu_processes_matches_one_process(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_ctrl_c_stops_with_one_line_and_a_checkpoint_that_resume_continues(tmp_path: Path) -> None:
     import signal
-    import time
 
     config = tiny_config()
     config["trainer"].update({"max_steps": 100_000, "enable_progress_bar": False})
-    path = tmp_path / "train.json"
-    path.write_text(json.dumps(config))
     output = tmp_path / "out"
-    command = [sys.executable, "-m", "torchbricks.cli", "train", str(path), "--output", str(output)]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # Ctrl+C works, as in a terminal
-    )
-    deadline = time.monotonic() + 120
-    while not (output / "running" / "logs" / "metrics.csv").is_file() and time.monotonic() < deadline:  # logging
-        time.sleep(0.2)
+    process = start_train_process(config, output, logged_rows=0)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130

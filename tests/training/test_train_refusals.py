@@ -23,7 +23,7 @@ from tests.training.conftest import tiny_config
 from torchbricks import BrickCollection, BrickLoss, BrickTrainable, load_model
 from torchbricks.errors import ConfigError, TrainingDivergedError
 from torchbricks.training import LightningBrickCollection, check_training, train
-from torchbricks.training._config import available_cores
+from torchbricks.training._trainer_checks import available_cores
 
 CORES = available_cores()
 
@@ -238,7 +238,7 @@ def test_progress_lines_a_users_callback_and_one_checkpoint(tmp_path: Path, caps
 
 def test_the_progress_bar_counts_steps_not_epochs(capsys: pytest.CaptureFixture[str]) -> None:
     from torchbricks.training._data import collate
-    from torchbricks.training._run import step_progress_bar
+    from torchbricks.training._progress import step_progress_bar
 
     collection = BrickCollection(
         {

@@ -1,5 +1,5 @@
 """Entry-point registries of bricks: backbones, necks, heads, losses, metrics, visualizers,
-preprocessors and tasks.
+preprocessors, tasks and datasets.
 
 A pip-installed brick pack contributes bricks through entry points (``torchbricks.<kind>``) or a
 pluggy hook (entry-point group ``torchbricks``); your own code through :func:`register`. Importing

@@ -177,6 +177,24 @@ def partial_names(datasets: Iterable[Dataset]) -> tuple[str, ...]:
     return tuple(sorted(union - common))
 
 
+def with_labelled_masks(model_config: dict[str, Any], partial: Iterable[str]) -> dict[str, Any]:
+    """Give each task whose targets only some datasets have a ``labelled`` input (``<targets>_labelled``).
+
+    Example:
+        >>> model = {"tasks": {"seg": {"task": "semantic_segmentation", "targets": "segmentation"}}}
+        >>> with_labelled_masks(model, ["segmentation"])["tasks"]["seg"]["labelled"]
+        'segmentation_labelled'
+    """
+    partial = set(partial)
+    tasks = {}
+    for name, task in model_config["tasks"].items():
+        task = dict(task)
+        if task.get("targets") in partial and task.get("labelled") is None:
+            task["labelled"] = labelled_name(task["targets"])
+        tasks[name] = task
+    return {**model_config, "tasks": tasks}
+
+
 def placeholders(datasets: Iterable[Dataset]) -> dict[str, torch.Tensor]:
     """For each name only some datasets give, a zero tensor shaped like one of its samples (no rows if 2-D+)."""
     datasets = list(datasets)

@@ -16,33 +16,31 @@ finished; see :mod:`torchbricks.training._run_folder`)::
 
 Only the process of global rank 0 writes files; under DDP the metrics are synchronised first.
 
-Before anything is written, the run also refuses what only the built datasets and model tell: a batch
-larger than the training data (no step would run), ``batch_size: 1`` with batch-norm layers, and a
-``checkpoint.monitor`` that nothing logs. A loss, validation loss or weight that becomes NaN or
-infinite stops the run (:class:`~torchbricks.errors.TrainingDivergedError`) and nothing is saved.
+Before anything is written, the run also refuses what only the built datasets and model tell
+(:mod:`torchbricks.training._run_checks`): a batch larger than the training data (no step would run),
+``batch_size: 1`` with batch-norm layers, and a ``checkpoint.monitor`` that nothing logs. A loss,
+validation loss or weight that becomes NaN or infinite stops the run
+(:class:`~torchbricks.errors.TrainingDivergedError`) and nothing is saved.
 """
 
 from __future__ import annotations
 
-import csv
 import importlib.util
-import io
-import math
-import random
-import sys
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from torchbricks.errors import ConfigError, TrainingDivergedError
-from torchbricks.suggestions import did_you_mean
-from torchbricks.training._config import TrainPlan, plan_training
-from torchbricks.training._data import Collate, collate, combine, labelled_name, partial_names, placeholders
+from torchbricks.training._callbacks import create_callback
+from torchbricks.training._config import plan_training
+from torchbricks.training._data import Collate, combine, placeholders
+from torchbricks.training._logs import merge_log, read_log
+from torchbricks.training._progress import progress_lines, step_progress_bar
+from torchbricks.training._run_checks import _frozen_modules, _prepared, check_finite_weights
 from torchbricks.training._run_folder import LAST_CHECKPOINT, LOG_FILE, RunFolder, write_json
 
 
@@ -142,201 +140,6 @@ def train(
     return {**metrics, "_run": run}
 
 
-def check_training(config: Mapping[str, Any] | str | Path, overrides: Iterable[str] = ()) -> dict[str, Any]:
-    """Every check :func:`train` makes before it writes anything, datasets and model built; returns the settings.
-
-    What ``torchbricks train --check`` runs: the config's problems (:func:`plan_training`), then what only
-    the built datasets and model tell (a batch larger than the training data, batch-norm with
-    ``batch_size: 1``, a ``checkpoint.monitor`` that nothing logs). Raises :class:`ConfigError`.
-
-    Example:
-        >>> model = {"backbone": "resnet18", "tasks": {"shape": {"task": "image_classification", "num_classes": 3}}}
-        >>> config = {"model": model, "data": {"train": {"name": "shapes", "count": 4}, "batch_size": 8}}
-        >>> try:
-        ...     check_training(config)
-        ... except ConfigError as error:
-        ...     print(str(error).splitlines()[1].split(";")[0])
-          data.batch_size: 8 is more than the 4 training samples (data.train)
-    """
-    plan = plan_training(config, overrides)
-    _prepared(plan)
-    return plan.settings
-
-
-def _prepared(plan: TrainPlan) -> tuple[list[Any], list[Any], torch.nn.Module]:
-    """The datasets and the model, built; :class:`ConfigError` with what only they tell, before anything is written."""
-    from torchbricks.assembly import build_model, raise_problems
-
-    settings = plan.settings
-    train_sets, validation_sets = plan.datasets["train"], plan.datasets.get("validation", [])
-    settings["model"] = with_labelled_masks(settings["model"], partial_names([*train_sets, *validation_sets]))
-    model = build_model(settings["model"], resolved=True)  # the assembler checks the added `labelled` arguments
-    problems = _batch_problems(settings, train_sets, plan.processes, model)
-    problems.extend(_monitor_problems(settings, model, validation_sets or train_sets))
-    raise_problems(problems, "train config")
-    return train_sets, validation_sets, model
-
-
-def _batch_problems(
-    settings: Mapping[str, Any], datasets: list[Any], processes: int, model: torch.nn.Module
-) -> list[str]:
-    """A batch larger than the training data (no step would run); batch-norm layers trained on 1 sample a batch."""
-    problems = []
-    batch_size = settings["data"]["batch_size"]
-    samples = math.ceil(len(combine(datasets)) / max(1, processes))  # each process's share
-    batches = samples // batch_size  # the last incomplete batch is dropped
-    if batches == 0:
-        where = f"training samples of each of the {processes} processes" if processes > 1 else "training samples"
-        problems.append(
-            f"data.batch_size: {batch_size} is more than the {samples} {where} (data.train); "
-            "the last incomplete batch is dropped, so no step would run"
-        )
-    limit = settings["trainer"].get("limit_train_batches")
-    if batches and isinstance(limit, float) and 0 < limit < 1 and int(batches * limit) == 0:
-        problems.append(
-            f"trainer.limit_train_batches: {limit} of the {batches} training batches is no batch; no step would run"
-        )
-    if batch_size == 1:
-        layer = trained_batch_norm(model)
-        if layer is not None:
-            problems.append(
-                f"data.batch_size: 1 cannot train batch-norm layers ('{layer}' normalises over the batch: it needs "
-                "more than 1 sample per batch); use 2 or more"
-            )
-    return problems
-
-
-def trained_batch_norm(model: torch.nn.Module) -> str | None:
-    """The name of the first batch-norm layer that training updates (outside not-trainable bricks), else ``None``.
-
-    Example:
-        >>> from torch import nn
-        >>> from torchbricks import BrickCollection, BrickNotTrainable, BrickTrainable
-        >>> trained_batch_norm(BrickCollection({"a": BrickTrainable(nn.BatchNorm1d(2), ["x"], ["y"])}))
-        'a.model'
-        >>> print(trained_batch_norm(BrickCollection({"a": BrickNotTrainable(nn.BatchNorm1d(2), ["x"], ["y"])})))
-        None
-    """
-    frozen = _frozen_modules(model)
-    for name, module in model.named_modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and id(module) not in frozen:
-            return name
-    return None
-
-
-def _monitor_problems(settings: Mapping[str, Any], model: torch.nn.Module, datasets: list[Any]) -> list[str]:
-    """``checkpoint.monitor`` (and Lightning callbacks' ``monitor``) checked against the names the model logs."""
-    monitors = [("checkpoint.monitor", settings["checkpoint"]["monitor"])]
-    monitors += [
-        (f"callbacks[{index}].monitor", spec.get("monitor"))
-        for index, spec in enumerate(settings["callbacks"])
-        if "." not in spec["name"]  # a user's own callback may mean something else by it
-    ]
-    monitors = [(path, name) for path, name in monitors if isinstance(name, str)]
-    if not monitors:
-        return []
-    tasks = settings["model"]["tasks"]
-    losses = {f"{stage}/{name}" for stage in ("val", "train") for name in ("loss", *(f"{task}/loss" for task in tasks))}
-    if all(name in losses for _, name in monitors):
-        return []  # no need to run the model to know these
-    names = logged_names(model, datasets, tasks)
-    if names is None:
-        return []  # the model cannot run on the data: the run itself says why
-    problems = []
-    for path, name in monitors:
-        if name in names or any(name.startswith(f"{known}/") for known in names):
-            continue
-        stage = name.partition("/")[0]
-        close = did_you_mean(name, sorted(known for known in names if known.startswith(f"{stage}/")) or sorted(names))
-        shown = sorted(known for known in names if known.startswith("val/"))
-        problems.append(
-            f"{path}: {name!r} is not logged.{close} Logged: {', '.join(shown)} (and the same under train/)"
-        )
-    return problems
-
-
-def logged_names(model: torch.nn.Module, datasets: list[Any], tasks: Iterable[str] = ()) -> set[str] | None:
-    """The names a train run logs: ``val/loss``, ``val/<task>/loss``, ``val/<task>/<metric>``, ``train/...``.
-
-    Found by running the validation groups on two samples of ``datasets`` (weights, random state and metrics
-    are left as they were); ``None`` when the model cannot run them (or there are no samples).
-    """
-    from torchbricks.groups import Stage
-    from torchbricks.training._module import _is_loss_name
-
-    dataset = combine(datasets) if datasets else None
-    if dataset is None or not len(dataset):
-        return None
-    found = {"loss", *(f"{task}/loss" for task in tasks)}
-    modes = {module: module.training for module in model.modules()}
-    try:
-        with _random_state_kept(), torch.no_grad():
-            model.eval()
-            batch = collate([dataset[index] for index in range(min(2, len(dataset)))], placeholders(datasets))
-            outputs = model(batch, groups=Stage.VALIDATION)
-            found |= {name for name, value in outputs.items() if _is_loss_name(name, value)}
-            found |= {name for name, value in model.extract_losses(outputs).items() if _is_loss_name("loss", value)}
-            found |= _metric_names(model)
-    except Exception:  # the run itself will say what is wrong with the model or the data
-        return None
-    finally:
-        for module, training in modes.items():
-            module.training = training
-        model.reset_metrics()
-    return {f"{stage}/{name}" for stage in ("val", "train") for name in found}
-
-
-def _metric_names(model: torch.nn.Module) -> set[str]:
-    """``<task>/<metric>`` of every metric brick, computed; a metric that saw no labelled sample gives its name."""
-    from torchbricks.training._module import flatten_metrics
-
-    names: set[str] = set()
-    for node in model.graph.metric_nodes:
-        try:
-            values = node.brick.summarize(reset=True)
-        except (RuntimeError, ValueError):  # no labelled sample among the two: the names it declares
-            values = dict.fromkeys(node.brick.metric_names(), 0.0)
-        names |= {"/".join((*node.collection_path, name)) for name in flatten_metrics(values)}
-    return names
-
-
-@contextmanager
-def _random_state_kept() -> Iterator[None]:
-    """Python's, NumPy's and torch's (CPU) random state as they were after the block: the run stays seeded."""
-    import numpy
-
-    python, numpy_state = random.getstate(), numpy.random.get_state()
-    try:
-        with torch.random.fork_rng(devices=[]):
-            yield
-    finally:
-        random.setstate(python)
-        numpy.random.set_state(numpy_state)
-
-
-def check_finite_weights(model: torch.nn.Module, step: int) -> None:
-    """Raise :class:`TrainingDivergedError` naming the first weight (or buffer) that is NaN or infinite.
-
-    Example:
-        >>> from torch import nn
-        >>> layer = nn.Linear(2, 2)
-        >>> check_finite_weights(layer, 3)
-        >>> with torch.no_grad():
-        ...     layer.bias[0] = float("nan")
-        >>> try:
-        ...     check_finite_weights(layer, 3)
-        ... except TrainingDivergedError as error:
-        ...     print(str(error).split(";")[0])
-        training diverged by step 3: the weights 'bias' are not finite (nan or inf)
-    """
-    for name, tensor in model.state_dict().items():
-        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise TrainingDivergedError(
-                f"training diverged by step {step}: the weights '{name}' are not finite (nan or inf); "
-                "lower optimizer.lr or clip gradients (trainer.gradient_clip_val)"
-            )
-
-
 def _fit(
     trainer: Any,
     module: Any,
@@ -385,50 +188,6 @@ def is_main_process() -> bool:
     return getattr(lightning().utilities.rank_zero_only, "rank", 0) == 0
 
 
-def read_log(path: Path | None) -> list[dict[str, str]]:
-    """The rows of a CSV log (empty when there is none)."""
-    if path is None or not path.is_file():
-        return []
-    with path.open(newline="") as file:
-        return list(csv.DictReader(file))
-
-
-def merge_log(before: list[dict[str, str]], path: Path) -> None:
-    """Put the rows logged before a resume in front of the resumed run's rows in ``path``, columns united.
-
-    Rows from before with a step the resumed run logged again (logged after the checkpoint) are dropped.
-    """
-    after = read_log(path)
-    first_step = min((int(row["step"]) for row in after if row.get("step")), default=None)
-    kept = [row for row in before if first_step is None or not row.get("step") or int(row["step"]) < first_step]
-    columns = list(dict.fromkeys(name for row in [*kept, *after] for name in row))
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows([*kept, *after])
-    from torchbricks._files import atomic_write_bytes
-
-    atomic_write_bytes(path, text.getvalue().encode())
-
-
-def with_labelled_masks(model_config: dict[str, Any], partial: Iterable[str]) -> dict[str, Any]:
-    """Give each task whose targets only some datasets have a ``labelled`` input (``<targets>_labelled``).
-
-    Example:
-        >>> model = {"tasks": {"seg": {"task": "semantic_segmentation", "targets": "segmentation"}}}
-        >>> with_labelled_masks(model, ["segmentation"])["tasks"]["seg"]["labelled"]
-        'segmentation_labelled'
-    """
-    partial = set(partial)
-    tasks = {}
-    for name, task in model_config["tasks"].items():
-        task = dict(task)
-        if task.get("targets") in partial and task.get("labelled") is None:
-            task["labelled"] = labelled_name(task["targets"])
-        tasks[name] = task
-    return {**model_config, "tasks": tasks}
-
-
 def only_frozen_bricks_in_eval_mode(model: torch.nn.Module) -> bool:
     """Whether every module in eval mode is inside a not-trainable brick (which keeps its model in eval mode).
 
@@ -443,18 +202,6 @@ def only_frozen_bricks_in_eval_mode(model: torch.nn.Module) -> bool:
     """
     frozen = _frozen_modules(model)
     return all(module.training or id(module) in frozen for module in model.modules())
-
-
-def _frozen_modules(model: torch.nn.Module) -> set[int]:
-    """The ids of the modules inside not-trainable bricks (which keep them in eval mode)."""
-    from torchbricks.bricks import BrickModule
-
-    return {
-        id(module)
-        for brick in model.modules()
-        if isinstance(brick, BrickModule) and not brick.trainable and isinstance(brick.model, torch.nn.Module)
-        for module in brick.model.modules()
-    }
 
 
 def _loader(
@@ -524,68 +271,6 @@ def _trainer(
     return pl.Trainer(default_root_dir=output, logger=loggers, callbacks=callbacks, **arguments)
 
 
-def step_progress_bar(pl: Any) -> Any:
-    """Lightning's progress bar, counting a step-counted run's steps (``Steps 120/400``) rather than epochs."""
-
-    class StepProgressBar(pl.callbacks.TQDMProgressBar):
-        def on_train_epoch_start(self, trainer: Any, *arguments: Any) -> None:
-            if trainer.max_steps is None or trainer.max_steps <= 0:
-                super().on_train_epoch_start(trainer, *arguments)
-                return
-            bar = self.train_progress_bar
-            if bar.total != trainer.max_steps:  # once: one bar over every epoch
-                bar.reset(total=trainer.max_steps)
-                bar.initial = bar.n = trainer.global_step
-            bar.set_description("Steps")
-
-        def on_train_batch_end(self, trainer: Any, module: Any, *arguments: Any) -> None:
-            if trainer.max_steps is None or trainer.max_steps <= 0:
-                super().on_train_batch_end(trainer, module, *arguments)
-                return
-            bar = self.train_progress_bar
-            if not bar.disable:
-                bar.n = trainer.global_step
-                bar.set_postfix(self.get_metrics(trainer, module))  # refreshes
-
-    return StepProgressBar()
-
-
-def progress_lines(pl: Any, every: int | None = None) -> Any:
-    """A callback printing a line every ``every`` steps to stderr (default: a twentieth of ``max_steps``).
-
-    For logs, where a progress bar is one endless line: ``step 100/2000 (5%)  loss 0.5123  41 s``.
-    """
-
-    class ProgressLines(pl.callbacks.Callback):
-        def __init__(self) -> None:
-            self.every = every
-            self.started = time.perf_counter()
-            self.printed = -1
-
-        def on_train_start(self, trainer: Any, module: Any) -> None:
-            self.started = time.perf_counter()
-            if self.every is None:
-                self.every = max(1, trainer.max_steps // 20) if trainer.max_steps and trainer.max_steps > 0 else 50
-
-        def on_train_batch_end(self, trainer: Any, module: Any, *arguments: Any) -> None:
-            step = int(trainer.global_step)
-            last = step == trainer.max_steps
-            if not trainer.is_global_zero or step == self.printed or (step % (self.every or 1) and not last):
-                return
-            self.printed = step
-            total = f"/{trainer.max_steps} ({100 * step // trainer.max_steps}%)" if trainer.max_steps > 0 else ""
-            loss = trainer.callback_metrics.get("train/loss")
-            shown = f"  loss {float(loss):.4f}" if loss is not None else ""
-            print(f"step {step}{total}{shown}  {time.perf_counter() - self.started:.0f} s", file=sys.stderr, flush=True)
-
-        def on_validation_end(self, trainer: Any, module: Any) -> None:
-            loss = trainer.callback_metrics.get("val/loss")
-            if trainer.is_global_zero and not trainer.sanity_checking and loss is not None:
-                print(f"validation at step {trainer.global_step}: loss {float(loss):.4f}", file=sys.stderr, flush=True)
-
-    return ProgressLines()
-
-
 def evaluate(trainer: Any, module: Any, loader: Any) -> dict[str, dict[str, float]]:
     """Validation metrics (synchronised across processes) as ``{"task": {"metric": value}}``."""
     results = trainer.validate(module, loader, verbose=False)
@@ -607,19 +292,6 @@ def nested_metrics(logged: Mapping[str, Any]) -> dict[str, dict[str, float]]:
         task, _, metric = name.rpartition("/")
         nested.setdefault(task or "model", {})[metric] = round(float(value), 4)
     return nested
-
-
-def create_callback(spec: Mapping[str, Any]) -> Any:
-    """The Lightning callback a ``callbacks:`` entry names, with its arguments.
-
-    Example:
-        >>> type(create_callback({"name": "EarlyStopping", "monitor": "val/loss", "patience": 2})).__name__
-        'EarlyStopping'
-    """
-    from torchbricks.training._config import callback_class
-
-    arguments = {key: value for key, value in spec.items() if key != "name"}
-    return callback_class(spec["name"])(**arguments)
 
 
 def write_visualizations(model: torch.nn.Module, datasets: list[Any], folder: Path, count: int) -> list[Path]:
