@@ -68,7 +68,15 @@ def _callback_names() -> list[str]:
     return sorted(name for name in dir(callbacks) if callback_class(name) is not None and name != "Callback")
 
 
-def _check_callbacks(callbacks: Any, problems: list[str]) -> None:
+def check_callbacks(callbacks: Any, problems: list[str]) -> None:
+    """Append each problem of a ``callbacks:`` list (unknown names, bad arguments) to ``problems``, with its path.
+
+    Example:
+        >>> problems = []
+        >>> check_callbacks([{"name": "EarlyStoping", "monitor": "val/loss"}], problems)
+        >>> problems[0].split(" Known:")[0]
+        "callbacks[0].name: unknown Lightning callback 'EarlyStoping'. Did you mean 'EarlyStopping'?"
+    """
     if not isinstance(callbacks, list):
         problems.append(f"callbacks: must be a list of {{name: <Lightning callback>, ...}}, got {callbacks!r}")
         return

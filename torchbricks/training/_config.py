@@ -53,12 +53,12 @@ from typing import Any, cast
 from torchbricks.assembly import Part, load_config, raise_problems, resolve_config, resolve_part
 from torchbricks.errors import ConfigError
 from torchbricks.suggestions import did_you_mean
-from torchbricks.training._callbacks import _check_callbacks
+from torchbricks.training._callbacks import check_callbacks
 from torchbricks.training._from_data import build_datasets, check_class_counts, classes_from_data
 from torchbricks.training._optim import optimizer_class, scheduler_factory
-from torchbricks.training._optim_checks import _check_named, _check_scheduler_runs
+from torchbricks.training._optim_checks import check_named, check_scheduler_runs
 from torchbricks.training._overrides import apply_overrides
-from torchbricks.training._trainer_checks import _check_trainer
+from torchbricks.training._trainer_checks import check_trainer
 
 TRAIN_KEYS = (
     "model",
@@ -199,23 +199,23 @@ def _checked_sections(
     allow = config.get("allow_oversubscription", False)
     if not isinstance(allow, bool):
         problems.append(f"allow_oversubscription: must be true or false, got {allow!r}")
-    processes = _check_trainer(config.get("trainer", {}), problems, allow is True)
-    optimizer = _check_named(config.get("optimizer", DEFAULTS["optimizer"]), "optimizer", optimizer_class, problems)
+    processes = check_trainer(config.get("trainer", {}), problems, allow is True)
+    optimizer = check_named(config.get("optimizer", DEFAULTS["optimizer"]), "optimizer", optimizer_class, problems)
     if optimizer is not None and "optimizer" in config:
         config["optimizer"] = optimizer
     if config.get("scheduler") is not None:
-        scheduler = _check_named(config["scheduler"], "scheduler", scheduler_factory, problems)
+        scheduler = check_named(config["scheduler"], "scheduler", scheduler_factory, problems)
         if scheduler is not None:
             config["scheduler"] = scheduler
             if optimizer is not None:
-                _check_scheduler_runs(scheduler, optimizer, config.get("trainer"), problems)
+                check_scheduler_runs(scheduler, optimizer, config.get("trainer"), problems)
     seed = config.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool):
         problems.append(f"seed: must be an integer, got {seed!r}")
     elif not 0 <= seed <= MAX_SEED:
         problems.append(f"seed: must be from 0 to {MAX_SEED} (NumPy's seeds are 32-bit), got {seed}")
     _check_checkpoint(config.get("checkpoint", {}), config.get("data"), problems)
-    _check_callbacks(config.get("callbacks", []), problems)
+    check_callbacks(config.get("callbacks", []), problems)
     every = config.get("metrics_every_n_steps")
     if every is not None and (not isinstance(every, int) or every <= 0):
         problems.append(f"metrics_every_n_steps: must be a positive integer, got {every!r}")

@@ -13,13 +13,13 @@ from typing import Any
 
 from torchbricks._arguments import argument_problems, convert_arguments
 from torchbricks.training._optim import name_suggestion
-from torchbricks.training._trainer_checks import _culprit
+from torchbricks.training._trainer_checks import culprit
 
 _OPTIMIZER_WORDS = {"lr": ("learning rate",), "eps": ("epsilon",), "betas": ("beta",)}
 """Words in torch.optim's messages that name an argument (``Invalid learning rate`` → ``lr``)."""
 
 
-def _check_named(
+def check_named(
     section: Any, path: str, lookup: Any, problems: list[str], supplied: tuple[str, ...] = ()
 ) -> dict[str, Any] | None:
     """Check an optimizer or scheduler section; returns it with its values converted, ``None`` after a problem.
@@ -58,7 +58,7 @@ def _check_named(
     return converted
 
 
-def _check_scheduler_runs(
+def check_scheduler_runs(
     scheduler: Mapping[str, Any], optimizer: Mapping[str, Any], trainer: Any, problems: list[str]
 ) -> None:
     """Make the scheduler on a one-parameter optimizer, so that its refusals are found before the run."""
@@ -79,5 +79,5 @@ def _check_scheduler_runs(
 
 def _refused(path: str, name: str, error: Exception, arguments: Mapping[str, Any], problems: list[str]) -> None:
     message = " ".join(str(error).split()) or type(error).__name__
-    key = _culprit(message, arguments, _OPTIMIZER_WORDS)
+    key = culprit(message, arguments, _OPTIMIZER_WORDS)
     problems.append(f"{path}.{key}: {message}" if key else f"{path}: {name} refuses these arguments: {message}")

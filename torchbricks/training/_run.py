@@ -40,7 +40,7 @@ from torchbricks.training._config import plan_training
 from torchbricks.training._data import Collate, combine, placeholders
 from torchbricks.training._logs import merge_log, read_log
 from torchbricks.training._progress import progress_lines, step_progress_bar
-from torchbricks.training._run_checks import _frozen_modules, _prepared, check_finite_weights
+from torchbricks.training._run_checks import check_finite_weights, frozen_modules, prepared_run
 from torchbricks.training._run_folder import LAST_CHECKPOINT, LOG_FILE, RunFolder, write_json
 
 
@@ -92,7 +92,7 @@ def train(
     logged_before = read_log(folder.logged_before(resume))  # Lightning's CSV logger starts its file anew
     pl = lightning()
     pl.seed_everything(settings["seed"], workers=True, verbose=False)
-    train_sets, validation_sets, model = _prepared(plan)  # refuses what only the built data and model tell
+    train_sets, validation_sets, model = prepared_run(plan)  # refuses what only the built data and model tell
     filled = placeholders([*train_sets, *validation_sets])  # a name some datasets lack, in both splits' batches
     train_loader = _loader(train_sets, settings, shuffle=True, filled=filled)
     validation_loader = _loader(validation_sets, settings, shuffle=False, filled=filled) if validation_sets else None
@@ -200,7 +200,7 @@ def only_frozen_bricks_in_eval_mode(model: torch.nn.Module) -> bool:
         >>> only_frozen_bricks_in_eval_mode(BrickCollection({"a": BrickTrainable(head, ["x"], ["y"])}))
         False
     """
-    frozen = _frozen_modules(model)
+    frozen = frozen_modules(model)
     return all(module.training or id(module) in frozen for module in model.modules())
 
 

@@ -40,11 +40,11 @@ def check_training(config: Mapping[str, Any] | str | Path, overrides: Iterable[s
           data.batch_size: 8 is more than the 4 training samples (data.train)
     """
     plan = plan_training(config, overrides)
-    _prepared(plan)
+    prepared_run(plan)
     return plan.settings
 
 
-def _prepared(plan: TrainPlan) -> tuple[list[Any], list[Any], torch.nn.Module]:
+def prepared_run(plan: TrainPlan) -> tuple[list[Any], list[Any], torch.nn.Module]:
     """The datasets and the model, built; :class:`ConfigError` with what only they tell, before anything is written."""
     from torchbricks.assembly import build_model, raise_problems
 
@@ -98,14 +98,14 @@ def trained_batch_norm(model: torch.nn.Module) -> str | None:
         >>> print(trained_batch_norm(BrickCollection({"a": BrickNotTrainable(nn.BatchNorm1d(2), ["x"], ["y"])})))
         None
     """
-    frozen = _frozen_modules(model)
+    frozen = frozen_modules(model)
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and id(module) not in frozen:
             return name
     return None
 
 
-def _frozen_modules(model: torch.nn.Module) -> set[int]:
+def frozen_modules(model: torch.nn.Module) -> set[int]:
     """The ids of the modules inside not-trainable bricks (which keep them in eval mode)."""
     from torchbricks.bricks import BrickModule
 

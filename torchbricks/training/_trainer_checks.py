@@ -1,7 +1,7 @@
 """The ``trainer`` section of a train config: Lightning Trainer arguments checked, and a Trainer made with them.
 
 Lightning's own refusals (``accelerator: gpu`` without a GPU, a strategy that is not installed) become
-``trainer.<key>`` problems before anything runs (:func:`_culprit` finds the key an error message is about);
+``trainer.<key>`` problems before anything runs (:func:`culprit` finds the key an error message is about);
 so do limits that train nothing and more CPU processes than cores.
 """
 
@@ -32,7 +32,7 @@ _GPU_ONLY_STRATEGIES = {
 }
 
 
-def _check_trainer(trainer: Any, problems: list[str], allow_oversubscription: bool = False) -> int:
+def check_trainer(trainer: Any, problems: list[str], allow_oversubscription: bool = False) -> int:
     """Check the Trainer arguments (converted in place) and construct a Trainer with them; returns the processes.
 
     Lightning's own refusals (``accelerator: gpu`` without a GPU, a strategy that is not installed) become
@@ -94,7 +94,7 @@ def _probe_trainer(pl: Any, arguments: Mapping[str, Any], problems: list[str]) -
             return pl.Trainer(**{"enable_model_summary": False, **arguments, "logger": False})
     except Exception as error:  # MisconfigurationException, ValueError, TypeError: Lightning refuses the arguments
         message = " ".join(str(error).split()) or type(error).__name__
-        key = _culprit(message, arguments, _TRAINER_WORDS)
+        key = culprit(message, arguments, _TRAINER_WORDS)
         problems.append(f"trainer.{key}: {message}" if key else f"trainer: {message}")
         return None
 
@@ -131,7 +131,7 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _culprit(message: str, arguments: Mapping[str, Any], words: Mapping[str, tuple[str, ...]]) -> str | None:
+def culprit(message: str, arguments: Mapping[str, Any], words: Mapping[str, tuple[str, ...]]) -> str | None:
     """The argument an error message is about: the first named in it (or by one of its ``words``), else by value."""
     found: list[tuple[int, str]] = []
     for key in arguments:
