@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import operator
 import sys
@@ -51,7 +50,7 @@ def install() -> None:
             add_old_names(module)
 
 
-class OldPathFinder(importlib.abc.MetaPathFinder):
+class OldPathFinder:  # a meta path finder by protocol (importlib.abc costs ~10 ms at start-up)
     """Finds the old module paths of the table; lets every other finder load the current modules."""
 
     def find_spec(
@@ -80,7 +79,7 @@ class OldPathFinder(importlib.abc.MetaPathFinder):
         return None
 
 
-class OldModuleLoader(importlib.abc.Loader):
+class OldModuleLoader:  # a loader by protocol: create_module + exec_module
     """Builds an old module: a warning unless it is contract, then the names from their new places."""
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
@@ -108,10 +107,10 @@ class OldModuleLoader(importlib.abc.Loader):
 OLD_MODULE_LOADER = OldModuleLoader()
 
 
-class LoaderAddingOldNames(importlib.abc.Loader):
+class LoaderAddingOldNames:  # a loader by protocol, wrapping the module's own
     """Loads a current module with its own loader, after giving it a ``__getattr__`` for its old names."""
 
-    def __init__(self, loader: importlib.abc.Loader) -> None:
+    def __init__(self, loader: Any) -> None:
         self.loader = loader
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:

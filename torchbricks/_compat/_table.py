@@ -18,7 +18,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 REMOVED_IN = "0.6"
 """The release that removes every old path that is not part of the contract."""
@@ -27,8 +27,7 @@ HELPERS = "torchbricks._compat._helpers"
 """Where the old helpers with no new home live (their names are listed as kept, not moved)."""
 
 
-@dataclass(frozen=True)
-class OldPath:
+class OldPath(NamedTuple):  # a NamedTuple: dataclasses would cost `import torchbricks` ~6 ms
     """An old module path: the release it comes from, whether it is contract, and where each name lives now."""
 
     since: str
