@@ -324,3 +324,11 @@ def test_resolved_config_rebuilds_the_same_architecture() -> None:
     assert {key: value.shape for key, value in first.state_dict().items()} == {
         key: value.shape for key, value in second.state_dict().items()
     }
+
+
+def test_a_train_config_given_as_a_model_config_is_named_as_such() -> None:
+    from torchbricks.errors import ConfigError
+
+    train_config = {"model": {"backbone": "resnet18", "tasks": {}}, "data": {"train": "shapes"}, "trainer": {}}
+    with pytest.raises(ConfigError, match=r"This is a train config .*its `model:` section.*torchbricks train"):
+        resolve_config(train_config)

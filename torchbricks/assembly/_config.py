@@ -72,6 +72,11 @@ def load_config(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
 def resolve_config(source: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     """Validate a config; return it with qualified names and all defaults. :class:`ConfigError` lists every problem."""
     config = load_config(source)
+    if isinstance(config.get("model"), Mapping) and "backbone" not in config:  # a whole train config
+        raise ConfigError(
+            "This is a train config (model, data, trainer, ...), not a model config: a model config is its "
+            "`model:` section (backbone, tasks, ...); `torchbricks train` takes the whole file"
+        )
     problems: list[str] = []
     for key in config:
         if key not in CONFIG_KEYS:
