@@ -3,9 +3,19 @@
 Every factory returns a :class:`MultiScaleBackbone`: ``forward(images)`` returns a tuple with one
 feature map per requested level (``c2`` = stride 4 ... ``c5`` = stride 32) — or the map itself when
 one level is asked for, as a brick with one output name expects — and ``feature_spec``
-declares their names, channels and strides. Weights are random unless ``weights`` names a local
-file (safetensors, or a ``torch.save``'d state dict, loaded with ``weights_only=True``); nothing is
-downloaded.
+declares their names, channels and strides.
+
+Weights are random unless ``weights`` says where they come from:
+
+* a local file — safetensors, or a ``torch.save``'d state dict read with ``weights_only=True`` (no
+  pickled code runs) — in our parameter layout (``stages.N...``) or in torchvision's (``conv1.``,
+  ``layer1.`` ... or ``features.N.``; recognised and mapped with
+  :data:`bag_of_bricks.pretrained_weights.TORCHVISION_KEY_MAPPINGS`, the classifier dropped);
+* a pretrained tag of the backbone (``imagenet1k_v1``, ``default``) or a full weights name
+  (``resnet50.imagenet1k_v2``): found in the ``weights`` registry, fetched and verified by
+  :mod:`torchbricks.pretrained` (cache → torch hub cache → mirror folders → network unless offline).
+
+A backbone built with fewer ``levels`` has fewer stages: the weights of the stages it lacks are not used.
 
 Example:
     >>> import torch
@@ -20,7 +30,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -28,7 +39,9 @@ import torch
 from torch import nn
 
 from torchbricks.bricks import BrickTrainable
+from torchbricks.errors import CorruptWeightsError, MissingWeightsError, WeightsMismatchError
 from torchbricks.features import FeatureSpec, declare_features
+from torchbricks.pretrained import map_keys
 
 __all__ = [
     "ALL_LEVELS",
@@ -39,14 +52,17 @@ __all__ = [
     "convnext_tiny",
     "create_backbone",
     "efficientnet_b0",
+    "load_backbone_state",
     "mobilenet_v3_large",
     "mobilenet_v3_small",
+    "read_weights_file",
     "resnet18",
     "resnet34",
     "resnet50",
     "resnet101",
     "resnet152",
     "resnet_to_brick",
+    "to_backbone_layout",
 ]
 
 ALL_LEVELS = (2, 3, 4, 5)
@@ -101,35 +117,35 @@ def _resnet(builder_name: str, channels: tuple[int, ...], levels: Sequence[int],
     resnet = getattr(torchvision.models, builder_name)(weights=None)
     stem = nn.Sequential(resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool, resnet.layer1)
     stages = [stem, resnet.layer2, resnet.layer3, resnet.layer4]
-    return _with_weights(MultiScaleBackbone(stages, ALL_LEVELS, channels, levels), weights)
+    return _with_weights(MultiScaleBackbone(stages, ALL_LEVELS, channels, levels), weights, builder_name)
 
 
 @declare_features(names=("c2", "c3", "c4", "c5"), channels=(64, 128, 256, 512), strides=(4, 8, 16, 32))
-def resnet18(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+def resnet18(levels: Sequence[int] = ALL_LEVELS, weights: str | Path | None = None) -> MultiScaleBackbone:
     """ResNet-18 (torchvision) returning feature maps at strides 4-32."""
     return _resnet("resnet18", (64, 128, 256, 512), levels, weights)
 
 
 @declare_features(names=("c2", "c3", "c4", "c5"), channels=(64, 128, 256, 512), strides=(4, 8, 16, 32))
-def resnet34(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+def resnet34(levels: Sequence[int] = ALL_LEVELS, weights: str | Path | None = None) -> MultiScaleBackbone:
     """ResNet-34 (torchvision) returning feature maps at strides 4-32."""
     return _resnet("resnet34", (64, 128, 256, 512), levels, weights)
 
 
 @declare_features(names=("c2", "c3", "c4", "c5"), channels=(256, 512, 1024, 2048), strides=(4, 8, 16, 32))
-def resnet50(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+def resnet50(levels: Sequence[int] = ALL_LEVELS, weights: str | Path | None = None) -> MultiScaleBackbone:
     """ResNet-50 (torchvision) returning feature maps at strides 4-32."""
     return _resnet("resnet50", (256, 512, 1024, 2048), levels, weights)
 
 
 @declare_features(names=("c2", "c3", "c4", "c5"), channels=(256, 512, 1024, 2048), strides=(4, 8, 16, 32))
-def resnet101(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+def resnet101(levels: Sequence[int] = ALL_LEVELS, weights: str | Path | None = None) -> MultiScaleBackbone:
     """ResNet-101 (torchvision) returning feature maps at strides 4-32."""
     return _resnet("resnet101", (256, 512, 1024, 2048), levels, weights)
 
 
 @declare_features(names=("c2", "c3", "c4", "c5"), channels=(256, 512, 1024, 2048), strides=(4, 8, 16, 32))
-def resnet152(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+def resnet152(levels: Sequence[int] = ALL_LEVELS, weights: str | Path | None = None) -> MultiScaleBackbone:
     """ResNet-152 (torchvision) returning feature maps at strides 4-32."""
     return _resnet("resnet152", (256, 512, 1024, 2048), levels, weights)
 
@@ -160,54 +176,154 @@ def _sequential_features(features: nn.Sequential, levels: Sequence[int], probe_s
 
 
 @declare_features(names=("c2", "c3", "c4", "c5"), channels=(16, 24, 48, 576), strides=(4, 8, 16, 32))
-def mobilenet_v3_small(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+def mobilenet_v3_small(levels: Sequence[int] = ALL_LEVELS, weights: str | Path | None = None) -> MultiScaleBackbone:
     """MobileNetV3-Small (torchvision) returning feature maps at strides 4-32."""
     import torchvision
 
     model = torchvision.models.mobilenet_v3_small(weights=None)
-    return _with_weights(_sequential_features(model.features, levels), weights)
+    return _with_weights(_sequential_features(model.features, levels), weights, "mobilenet_v3_small")
 
 
 @declare_features(names=("c2", "c3", "c4", "c5"), channels=(24, 40, 112, 960), strides=(4, 8, 16, 32))
-def mobilenet_v3_large(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+def mobilenet_v3_large(levels: Sequence[int] = ALL_LEVELS, weights: str | Path | None = None) -> MultiScaleBackbone:
     """MobileNetV3-Large (torchvision) returning feature maps at strides 4-32."""
     import torchvision
 
     model = torchvision.models.mobilenet_v3_large(weights=None)
-    return _with_weights(_sequential_features(model.features, levels), weights)
+    return _with_weights(_sequential_features(model.features, levels), weights, "mobilenet_v3_large")
 
 
 @declare_features(names=("c2", "c3", "c4", "c5"), channels=(24, 40, 112, 1280), strides=(4, 8, 16, 32))
-def efficientnet_b0(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+def efficientnet_b0(levels: Sequence[int] = ALL_LEVELS, weights: str | Path | None = None) -> MultiScaleBackbone:
     """EfficientNet-B0 (torchvision) returning feature maps at strides 4-32."""
     import torchvision
 
     model = torchvision.models.efficientnet_b0(weights=None)
-    return _with_weights(_sequential_features(model.features, levels), weights)
+    return _with_weights(_sequential_features(model.features, levels), weights, "efficientnet_b0")
 
 
 @declare_features(names=("c2", "c3", "c4", "c5"), channels=(96, 192, 384, 768), strides=(4, 8, 16, 32))
-def convnext_tiny(levels: Sequence[int] = ALL_LEVELS, weights: str | None = None) -> MultiScaleBackbone:
+def convnext_tiny(levels: Sequence[int] = ALL_LEVELS, weights: str | Path | None = None) -> MultiScaleBackbone:
     """ConvNeXt-Tiny (torchvision) returning feature maps at strides 4-32."""
     import torchvision
 
     model = torchvision.models.convnext_tiny(weights=None)
-    return _with_weights(_sequential_features(model.features, levels), weights)
+    return _with_weights(_sequential_features(model.features, levels), weights, "convnext_tiny")
 
 
-def _with_weights(backbone: MultiScaleBackbone, weights: str | Path | None) -> MultiScaleBackbone:
-    """Load a local weights file into ``backbone`` (no pickle runs: safetensors or ``weights_only=True``)."""
+_STAGE_KEY = re.compile(r"^stages\.(\d+)\.")
+
+
+def _with_weights(backbone: MultiScaleBackbone, weights: str | Path | None, architecture: str) -> MultiScaleBackbone:
+    """Load ``weights`` (a file or a pretrained tag/name, see the module docstring) into ``backbone``."""
     if weights is None:
         return backbone
-    path = Path(weights)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    from torchbricks.assembly import names_a_file
 
-        state = load_file(str(path))
+    if names_a_file(weights):
+        path = Path(weights)
+        state = to_backbone_layout(read_weights_file(path, architecture), architecture, f"'{path}'")
+        origin = f"weights file '{path}'"
     else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    backbone.load_state_dict(state)
+        from torchbricks.pretrained import fetch_weights, find_weights, read_state_dict
+
+        entry = find_weights(str(weights)) if "." in str(weights) or ":" in str(weights) else None
+        if entry is not None and entry.brick.split(":")[-1] != architecture:
+            raise WeightsMismatchError(
+                f"Pretrained weights '{entry.name}' are for backbone '{entry.brick}', not '{architecture}'; "
+                f"give {architecture} its own tag (torchbricks weights list '{architecture}.*')"
+            )
+        entry = entry or find_weights((architecture, str(weights)))
+        state = read_state_dict(entry, fetch_weights(entry))
+        origin = f"pretrained weights '{entry.name}'"
+    load_backbone_state(backbone, state, origin, architecture)
     return backbone
+
+
+def read_weights_file(path: Path, architecture: str = "backbone") -> dict[str, torch.Tensor]:
+    """The tensors of a local weights file: safetensors, or a state dict read with ``weights_only=True``."""
+    if not path.is_file():
+        raise MissingWeightsError(
+            f"Weights file '{path}' for backbone '{architecture}' does not exist (or is not a file)"
+        )
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load
+
+            return load(path.read_bytes())
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # safetensors and the unpickler raise many types on bad or hostile files
+        raise CorruptWeightsError(
+            f"Cannot read weights file '{path}' for backbone '{architecture}' (truncated, not safetensors nor a "
+            f"tensors-only state dict; pickled code is never run): {error}"
+        ) from error
+    if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
+        state = state["state_dict"]  # a checkpoint that wraps its state dict
+    if not isinstance(state, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in state.items()
+    ):
+        raise CorruptWeightsError(f"Weights file '{path}' for backbone '{architecture}' holds no state dict of tensors")
+    return dict(state)
+
+
+def to_backbone_layout(state: Mapping[str, torch.Tensor], architecture: str, origin: str) -> dict[str, torch.Tensor]:
+    """``state`` in our parameter names: kept when already ours (``stages.``), else mapped from torchvision's.
+
+    Example:
+        >>> import torchvision
+        >>> state = torchvision.models.resnet18(weights=None).state_dict()
+        >>> mapped = to_backbone_layout(state, "resnet18", "a test")
+        >>> "stages.0.0.weight" in mapped, "fc.weight" in mapped, len(state) - len(mapped)
+        (True, False, 2)
+    """
+    if all(key.startswith("stages.") for key in state):
+        return dict(state)
+    from bag_of_bricks.pretrained_weights import TORCHVISION_KEY_MAPPINGS
+
+    mapping = TORCHVISION_KEY_MAPPINGS.get(architecture)
+    if mapping is None:
+        raise WeightsMismatchError(
+            f"Weights {origin} are not in the backbone's parameter layout (keys 'stages.N...') and '{architecture}' "
+            f"has no torchvision key mapping; first keys: {sorted(state)[:3]}"
+        )
+    return map_keys(state, mapping, f"Weights {origin}")
+
+
+def load_backbone_state(
+    backbone: MultiScaleBackbone, state: Mapping[str, torch.Tensor], origin: str, architecture: str
+) -> None:
+    """Load ``state`` (our layout) into ``backbone``; the stages it lacks (fewer ``levels``) are skipped.
+
+    Anything else that does not fit — a missing or unexpected key, another shape — is a
+    :class:`~torchbricks.errors.WeightsMismatchError` naming the weights, the backbone and the tensors,
+    raised before any weight changes.
+    """
+    stages = len(backbone.stages)
+    used = {key: value for key, value in state.items() if not _in_absent_stage(key, stages)}
+    current = backbone.state_dict()
+    missing = sorted(key for key in set(current) - set(used) if not key.endswith("num_batches_tracked"))
+    unexpected = sorted(set(used) - set(current))
+    shapes = [
+        f"'{key}' is {tuple(used[key].shape)} in the weights but {tuple(current[key].shape)} in the backbone"
+        for key in sorted(set(used) & set(current))
+        if used[key].shape != current[key].shape
+    ]
+    problems = [f"missing keys {_few(missing)}"] if missing else []
+    problems += [f"unexpected keys {_few(unexpected)}"] if unexpected else []
+    problems += shapes[:5]
+    if problems:
+        raise WeightsMismatchError(f"The {origin} do not fit backbone '{architecture}': " + "; ".join(problems))
+    backbone.load_state_dict(used, strict=False)  # strict=False: only num_batches_tracked may be absent
+
+
+def _in_absent_stage(key: str, stages: int) -> bool:
+    match = _STAGE_KEY.match(key)
+    return match is not None and int(match.group(1)) >= stages
+
+
+def _few(keys: list[str], shown: int = 5) -> str:
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return f"{keys[:shown]}{more}"
 
 
 class BackboneResnet(nn.Module):

@@ -32,7 +32,9 @@ empty or truncated images, decompression bombs, FIFOs and other non-regular file
 folder or file list is read, never opened), masks of another size or mode, class values out of range,
 malformed CSV rows and COCO entries, and paths outside the dataset's root (unless
 ``allow_outside_root=True``). Hidden files and folders (``.name``) are skipped. Grayscale, palette,
-RGBA and 16-bit images become RGB (16-bit values scaled to 8 bits; alpha dropped).
+RGBA and 16-bit images become RGB (16-bit values scaled to 8 bits; alpha dropped). JPEG and PNG files
+are decoded by torchvision (libjpeg-turbo, libpng: about twice Pillow's speed for JPEG), the rest and
+whatever torchvision refuses by Pillow, to the same pixels (``bag_of_bricks._image_decoding``).
 
 Example:
     >>> data = shapes(count=4, seed=0)
@@ -62,6 +64,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
+from bag_of_bricks._image_decoding import decode_rgb
 from bag_of_bricks.shapes import CLASS_NAMES, SHAPE_NAMES, make_shapes_batch
 from torchbricks.errors import ConfigError, DatasetConfigError, DatasetError
 from torchbricks.suggestions import did_you_mean
@@ -239,8 +242,9 @@ def read_image(path: Path, dataset: str = "dataset") -> torch.Tensor:
     """An image file as uint8 RGB ``[3, H, W]``; problems raise :class:`~torchbricks.errors.DatasetError`.
 
     Grayscale and palette images become gray/coloured RGB, alpha is dropped, 16-bit images are scaled
-    to 8 bits (65535 → 255). The file's name does not matter, only its content (a JPEG named ``.png`` is
-    read).
+    to 8 bits (65535 → 255); EXIF orientation is not applied. The file's name does not matter, only its
+    content (a JPEG named ``.png`` is read). JPEG and PNG are decoded by torchvision (libjpeg-turbo,
+    libpng) where it can, other formats and variants by Pillow, with the same pixels either way.
 
     Example:
         >>> import tempfile
@@ -251,6 +255,41 @@ def read_image(path: Path, dataset: str = "dataset") -> torch.Tensor:
         >>> read_image(path)[0].tolist()
         [[0, 128, 255]]
     """
+    return load_image(path, dataset).contiguous()
+
+
+def load_image(path: Path, dataset: str = "dataset", *, pillow_only: bool = False) -> torch.Tensor:
+    """:func:`read_image` without the final copy: ``[3, H, W]``, possibly a view of ``[H, W, 3]`` memory.
+
+    Transforms resize such a view as it is (the copy to a contiguous image costs as much as the resize;
+    the dataset makes the resized image contiguous). ``pillow_only`` reads every file with Pillow (the
+    reader before torchvision decoded JPEG and PNG; for comparisons).
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> path = Path(tempfile.mkdtemp()) / "photo.jpg"
+        >>> Image.new("RGB", (4, 2), (200, 10, 10)).save(path)
+        >>> image = load_image(path)
+        >>> image.shape, image.is_contiguous(), torch.equal(image, load_image(path, pillow_only=True))
+        (torch.Size([3, 2, 4]), False, True)
+    """
+    problem = file_problem(path)
+    if problem is not None:
+        raise DatasetError(f"{dataset}: image '{path}' is {problem}, not an image file")
+    if not pillow_only:
+        try:
+            with open(path, "rb") as file:
+                data = file.read()
+        except OSError:
+            data = b""  # Pillow opens it again and names the problem
+        decoded = decode_rgb(data)
+        if decoded is not None:
+            return decoded
+    return _read_with_pillow(path, dataset)
+
+
+def _read_with_pillow(path: Path, dataset: str) -> torch.Tensor:
     import numpy as np
 
     with _open_image(path, dataset) as image:
@@ -262,7 +301,7 @@ def read_image(path: Path, dataset: str = "dataset") -> torch.Tensor:
             if image.mode == "P" and "transparency" in image.info:
                 image = image.convert("RGBA")  # Pillow's advice for palette transparency
             array = np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).contiguous()
+    return torch.from_numpy(array).permute(2, 0, 1)
 
 
 def read_mask(path: Path, dataset: str = "dataset") -> torch.Tensor:
@@ -357,9 +396,21 @@ class NamedDataset(Dataset):
         for name, count in self.num_classes.items():
             if name in sample:
                 self._check_classes(index, name, sample[name], count)
-        return transform_sample(sample, self.names[0], self.transforms)
+        sample = transform_sample(sample, self.names[0], self.transforms)
+        image = sample[self.names[0]]
+        if not image.is_contiguous():  # read as a view of [H, W, 3] memory (resized without a copy): [3, H, W] now
+            sample[self.names[0]] = image.contiguous()
+        return sample
 
     def _check_classes(self, index: int, name: str, value: torch.Tensor, count: int) -> None:
+        if value.ndim == 0 and not value.dtype.is_floating_point:  # one class index (-1: unlabelled)
+            label = int(value)
+            if not (0 <= label < count or label == -1):
+                raise DatasetConfigError(
+                    f"{self.kind}: {self.source(index)} has class {label} in '{name}', "
+                    f"but num_classes is {count} (classes 0..{count - 1})"
+                )
+            return
         if value.dtype.is_floating_point and value.ndim == 1:
             if len(value) != count:
                 raise DatasetConfigError(
@@ -528,7 +579,7 @@ class _ImageFolder(NamedDataset):
 
     def load(self, index: int) -> dict[str, Any]:
         path, label = self.files[index]
-        return {self.names[0]: read_image(path, self.kind), self.names[1]: torch.tensor(label)}
+        return {self.names[0]: load_image(path, self.kind), self.names[1]: torch.tensor(label)}
 
     def source(self, index: int) -> str:
         return f"'{self.files[index][0]}'"
@@ -621,7 +672,7 @@ class _MultilabelCsv(NamedDataset):
 
     def load(self, index: int) -> dict[str, Any]:
         path, labels = self.rows[index]
-        return {self.names[0]: read_image(path, self.kind), self.names[1]: torch.tensor(labels, dtype=torch.float32)}
+        return {self.names[0]: load_image(path, self.kind), self.names[1]: torch.tensor(labels, dtype=torch.float32)}
 
     def source(self, index: int) -> str:
         return f"'{self.path}' line {self.lines[index]} ('{self.rows[index][0]}')"
@@ -696,7 +747,7 @@ class _SegmentationFolder(NamedDataset):
 
     def load(self, index: int) -> dict[str, Any]:
         path, mask_path = self.pairs[index]
-        image = read_image(path, self.kind)
+        image = load_image(path, self.kind)
         classes = read_mask(mask_path, self.kind)
         if tuple(classes.shape) != tuple(image.shape[-2:]):
             mask_size, image_size = "×".join(map(str, classes.shape[::-1])), "×".join(map(str, image.shape[:0:-1]))
@@ -865,7 +916,7 @@ class _Coco(NamedDataset):
 
     def load(self, index: int) -> dict[str, Any]:
         entry = self.images[index]
-        image = read_image(entry["path"], self.kind)
+        image = load_image(entry["path"], self.kind)
         height, width = image.shape[-2:]
         declared = (entry.get("width"), entry.get("height"))
         known = _finite(declared[0]) and _finite(declared[1])

@@ -214,9 +214,12 @@ def semantic_segmentation(
     detail_channels: int = 3,
     hidden: int = 64,
     dice_weight: float = 1.0,
+    class_names: Sequence[str] | None = None,
 ) -> Bricks:
     """Per-pixel classes at input resolution: cross-entropy + Dice, mean IoU over all classes (background included).
 
+    ``class_names`` (class 0 first, usually the background) is recorded in the saved config for the people and
+    tools that read the predictions; a train run fills it from the data (a segmentation folder's ``labels``).
     ``detail`` names a full-resolution input (e.g. the normalised image, ``detail_channels`` channels) that
     refines the upsampled features for sharper boundaries.
     """

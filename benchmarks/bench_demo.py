@@ -47,15 +47,15 @@ def main() -> int:
     """Run the demo once (or twice); return the exit code."""
     parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, help="training steps (default: the demo's 400)")
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: the thread policy's choice)")
     parser.add_argument("--twice", action="store_true", help="run twice and compare the metrics.json files")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     from bag_of_bricks.demo.run import TARGETS, run_demo
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     overrides = [f"trainer.max_steps={args.steps}"] if args.steps else []
+    if args.threads:
+        overrides.append(f"threads={args.threads}")  # train() applies its thread policy; the key overrides it
     untrained = untrained_metrics()
     reports, files = [], []
     with tempfile.TemporaryDirectory() as folder:

@@ -106,6 +106,9 @@ def public_api() -> dict[str, tuple[str, ...]]:
     import torchbricks.assembly
     import torchbricks.cli
     import torchbricks.errors
+    import torchbricks.evaluation
+    import torchbricks.inference
+    import torchbricks.pretrained
     import torchbricks.registry
     import torchbricks.training
 
@@ -115,6 +118,9 @@ def public_api() -> dict[str, tuple[str, ...]]:
     modules["torchbricks.assembly"] = tuple(torchbricks.assembly.__all__)
     modules["torchbricks.cli"] = tuple(torchbricks.cli.__all__)
     modules["torchbricks.training"] = tuple(torchbricks.training.__all__)
+    modules["torchbricks.pretrained"] = tuple(torchbricks.pretrained.__all__)
+    modules["torchbricks.inference"] = tuple(torchbricks.inference.__all__)
+    modules["torchbricks.evaluation"] = tuple(torchbricks.evaluation.__all__)
     errors = [
         name
         for name, value in vars(torchbricks.errors).items()

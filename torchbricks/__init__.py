@@ -55,6 +55,7 @@ _PUBLIC_BY_MODULE: dict[str, tuple[str, ...]] = {
     ),
     "torchbricks.errors": ("TorchBricksError",),
     "torchbricks.training": ("LightningBrickCollection", "train"),
+    "torchbricks.inference": ("predict",),
 }
 _LAZY_ATTRIBUTES = {name: module for module, names in _PUBLIC_BY_MODULE.items() for name in names}
 _SUBMODULES = frozenset(
@@ -69,6 +70,7 @@ _SUBMODULES = frozenset(
         "graph",
         "weights",
         "training",
+        "inference",
     }
 )
 

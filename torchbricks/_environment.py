@@ -22,7 +22,16 @@ NO_CACHE = "TORCHBRICKS_NO_CACHE"
 """Set to ``1`` to disable the registry cache of hook registrations."""
 
 CACHE_DIR = "TORCHBRICKS_CACHE_DIR"
-"""Where the registry cache lives (default ``$XDG_CACHE_HOME/torchbricks``)."""
+"""Where the registry cache lives (default ``$XDG_CACHE_HOME/torchbricks``); pretrained weights go to ``weights/``."""
+
+OFFLINE = "TORCHBRICKS_OFFLINE"
+"""Set to ``1`` to never download pretrained weights (no socket is opened): only files already on disk are used."""
+
+WEIGHTS_MIRROR = "TORCHBRICKS_WEIGHTS_MIRROR"
+"""Folders (separated by ``os.pathsep``) searched for pretrained weights files before the network."""
+
+DOWNLOAD_TIMEOUT = "TORCHBRICKS_DOWNLOAD_TIMEOUT"
+"""Seconds a weights download may wait for the server to answer or send more bytes (default 60)."""
 
 HOOK_TIMEOUT = "TORCHBRICKS_HOOK_TIMEOUT"
 """Seconds a pack's plugin may take to import and run its registration hook (default 30; ``0``: no limit)."""

@@ -108,6 +108,27 @@ class CorruptWeightsError(WeightsError, ValueError):
     """A weight file cannot be read (truncated, corrupt or not a safetensors file)."""
 
 
+class ChecksumMismatchError(CorruptWeightsError):
+    """A model folder's files differ from its ``checksums.sha256`` (changed or missing); the message names them."""
+
+
+class WeightsChecksumError(CorruptWeightsError):
+    """A pretrained weights file differs from its entry's sha256 or size (corrupt, truncated, another file).
+
+    The message names the weights and the file, and shows the expected and the actual sha256 and size.
+    """
+
+
+class WeightsUnavailableError(WeightsError, FileNotFoundError):
+    """Pretrained weights are in none of the places looked in and cannot be downloaded (offline, no source, a
+    network failure). The one-line message names the weights, every place looked in, and the command that
+    fetches them on another machine (``torchbricks weights mirror DIR NAME``)."""
+
+
+class WeightsChecksumWarning(UserWarning):
+    """A pretrained weights file in a cache or mirror folder failed its check and was not used."""
+
+
 class BrickWeightsWarning(UserWarning):
     """A weight file is missing or unexpected; the collection loaded everything else."""
 
@@ -133,6 +154,19 @@ class UnknownBrickError(RegistryError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0]) if self.args else ""
+
+
+class UnknownWeightsError(UnknownBrickError):
+    """No registered pretrained weights have this name; the message lists close matches and the brick's tags."""
+
+
+class NotABrickError(RegistryError, TypeError):
+    """A registry entry that is not a brick (pretrained weights) was asked to build a brick."""
+
+
+class InvalidWeightsEntryError(RegistryError, ValueError):
+    """A pretrained-weights entry is invalid: its function fails or returns no ``PretrainedWeights``, its name
+    is not the weights' ``<brick>.<tag>``, or a field is wrong. The message names the entry and the field."""
 
 
 class AmbiguousBrickNameError(RegistryError, LookupError):
@@ -205,6 +239,11 @@ class InputRangeWarning(UserWarning):
     """
 
 
+class CompileFallbackWarning(UserWarning):
+    """``compile: true`` could not compile the training step (a backend that is not installed, no C compiler):
+    training continues eagerly. The message names the backend and the underlying error."""
+
+
 class DatasetError(TorchBricksError, ValueError):
     """A dataset's file cannot be used: an unreadable image, a mask that does not fit its image, a malformed
     CSV row or COCO entry, a FIFO among the images. The message names the file (and the row or entry).
@@ -232,6 +271,15 @@ def _worker_message(args: tuple[object, ...]) -> tuple[object, ...]:
     last = text.rstrip("\n").rsplit("\n", 1)[-1]
     _, separator, message = last.partition("Error: ")
     return (message,) if separator and message else args
+
+
+class PredictError(TorchBricksError, ValueError):
+    """``predict`` cannot run as asked: no image among the inputs, a model without readable predictions, a backend
+    that cannot run the model (the message names it and what to use instead)."""
+
+
+class PredictOutputExistsError(PredictError, FileExistsError):
+    """``predict``'s output folder holds files that no earlier ``predict`` wrote; nothing in it is touched."""
 
 
 class TrainingDivergedError(TorchBricksError, FloatingPointError):

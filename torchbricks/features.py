@@ -8,6 +8,11 @@ features it reads with :func:`task_kind`: ``"global"`` (the backbone's coarsest 
 :class:`TaskInterface`. The assembler connects parts through these declarations and checks them before
 anything is built.
 
+What a task's head writes for people to read is named by a fixed last part: ``<task>/class_prediction``
+(single-label classification), ``<task>/present`` (multi-label), ``<task>/class_map`` (segmentation),
+``<task>/points`` and ``<task>/boxes`` (detection); see :data:`PREDICTION_OUTPUTS`. Tools that read
+predictions (``torchbricks predict``) find each task's by :func:`task_predictions`.
+
 This module imports nothing heavy: listing bricks reads these declarations without importing torch.
 
 Example:
@@ -21,11 +26,13 @@ Example:
     ('dense', 8)
     >>> TaskInterface.of(my_task).to_dict()
     {'feature_kind': 'dense', 'max_stride': 8}
+    >>> task_predictions(["normalized", "animal/logits", "animal/class_prediction", "cells/class_map"])
+    {'animal': ('classification', 'animal/class_prediction'), 'cells': ('segmentation', 'cells/class_map')}
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -162,14 +169,57 @@ def max_stride_of(factory: Any) -> int | None:
     return getattr(factory, "max_stride", None)
 
 
+CLASSIFICATION = "classification"
+MULTILABEL = "multilabel"
+SEGMENTATION = "segmentation"
+POINTS = "points"
+BOXES = "boxes"
+PREDICTION_OUTPUTS: dict[str, str] = {
+    "class_prediction": CLASSIFICATION,  # [B] class index; scores in ./probabilities [B, K]
+    "present": MULTILABEL,  # [B, K] 0/1 per class; scores in ./probabilities [B, K]
+    "class_map": SEGMENTATION,  # [B, H, W] class index per pixel of the input image
+    "points": POINTS,  # [B, N, 4] (x, y, class, score) in input pixels; rows of class -1 pad
+    "boxes": BOXES,  # [B, N, 6] (x1, y1, x2, y2, class, score) in input pixels; rows of class -1 pad
+}
+"""The last part of a head output's name (``<task>/<part>``) → the kind of prediction it holds.
+
+A task factory whose head writes one of these names (and, for the classifications, the scores as
+``./probabilities``) gets readable predictions from ``torchbricks predict``: class names, boxes and
+points in the original image's pixels, masks."""
+SCORES_OUTPUT = "probabilities"
+"""The last part of the name of a classification task's per-class scores (``<task>/probabilities``)."""
+
+
+def task_predictions(output_names: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """``{task: (kind, output name)}`` for each output ``<task>/<part>`` with a part of :data:`PREDICTION_OUTPUTS`.
+
+    The task is the name up to its last ``/`` (a nested task keeps its whole path); names without one are
+    not predictions (``normalized``, a target). The first prediction output of a task wins.
+    """
+    found: dict[str, tuple[str, str]] = {}
+    for name in output_names:
+        task, separator, part = name.rpartition("/")
+        if separator and task and part in PREDICTION_OUTPUTS:
+            found.setdefault(task, (PREDICTION_OUTPUTS[part], name))
+    return found
+
+
 __all__ = [
+    "BOXES",
+    "CLASSIFICATION",
     "DENSE",
     "FEATURE_KINDS",
     "GLOBAL",
+    "MULTILABEL",
+    "POINTS",
+    "PREDICTION_OUTPUTS",
+    "SCORES_OUTPUT",
+    "SEGMENTATION",
     "FeatureSpec",
     "TaskInterface",
     "declare_features",
     "feature_kind_of",
     "max_stride_of",
     "task_kind",
+    "task_predictions",
 ]

@@ -23,7 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--steps", type=positive(int), help="train this many seeded steps (default: 400; same steps, same figures)"
     )
-    parser.add_argument("--threads", type=positive(int), help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads",
+        type=positive(int),
+        help="torch threads (default: the free cores, one left to other processes; the count prints in one line)",
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -57,6 +61,7 @@ def run(arguments: argparse.Namespace) -> int:
     from bag_of_bricks.demo.run import DEMO_TRAIN_CONFIG, TARGETS, run_demo
 
     overrides = [*arguments.overrides, *([f"trainer.max_steps={arguments.steps}"] if arguments.steps else [])]
+    overrides += [f"threads={arguments.threads}"] if arguments.threads else []
     if arguments.print_config:
         print(config_text(DEMO_TRAIN_CONFIG, overrides), end="")
         return 0
@@ -64,10 +69,6 @@ def run(arguments: argparse.Namespace) -> int:
     blocking = next((parent for parent in (output, *output.parents) if parent.exists() and not parent.is_dir()), None)
     if blocking is not None:
         raise ConfigError(f"Cannot write the demo's outputs to '{output}': '{blocking}' is a file, not a folder")
-    if arguments.threads:
-        import torch
-
-        torch.set_num_threads(arguments.threads)
     report = run_demo(output, overrides, quick=arguments.quick, show_progress=sys.stderr.isatty())
     for task, (metric, target) in TARGETS.items():
         value = report[task][metric]

@@ -48,7 +48,12 @@ DEMO_CONFIG: dict[str, Any] = {
             "targets": "shape_present",
             "class_names": list(SHAPE_NAMES),
         },
-        "segmentation": {"task": "semantic_segmentation", "num_classes": len(CLASS_NAMES), "targets": "segmentation"},
+        "segmentation": {
+            "task": "semantic_segmentation",
+            "num_classes": len(CLASS_NAMES),
+            "targets": "segmentation",
+            "class_names": list(CLASS_NAMES),
+        },
         "centres": {
             "task": "point_detection",
             "num_classes": len(SHAPE_NAMES),
@@ -118,7 +123,7 @@ def run_demo(
     started = time.perf_counter()
     overrides = [*(QUICK_OVERRIDES if quick else ()), *overrides]
     with _quiet_lightning():
-        report = train(DEMO_TRAIN_CONFIG, output, overrides=overrides, progress=show_progress)
+        report = train(DEMO_TRAIN_CONFIG, output, overrides=overrides, progress=show_progress, show_threads=True)
     model = load_model(output / "model")
     settings = json.loads((output / "config.json").read_text())
     validation = _validation_images(settings["data"]["validation"][0], PICTURE_COUNT)

@@ -14,6 +14,7 @@ import torchvision
 from bag_of_bricks import backbones, necks
 from tests.helpers.tensors import seeded
 from torchbricks import BrickCollection, registry
+from torchbricks.errors import WeightsMismatchError
 from torchbricks.features import FeatureSpec
 
 SIZE = 64
@@ -141,7 +142,7 @@ def test_backbone_loads_local_weights(tmp_path, suffix: str) -> None:
 def test_backbone_weights_of_another_architecture_are_rejected(tmp_path) -> None:
     path = tmp_path / "small.pt"
     torch.save(backbones.resnet18(levels=(2,)).state_dict(), path)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(WeightsMismatchError, match=r"backbone 'resnet18': missing keys \['stages\.1\."):
         backbones.resnet18(levels=(2, 3, 4, 5), weights=str(path))
 
 

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from bag_of_bricks.datasets import coco, image_folder, multilabel_csv, segmentation_folder, shapes, transform_sample
+from bag_of_bricks._image_decoding import decode_rgb
+from bag_of_bricks.datasets import (
+    coco,
+    image_folder,
+    load_image,
+    multilabel_csv,
+    read_image,
+    segmentation_folder,
+    shapes,
+    transform_sample,
+)
 from torchbricks.errors import ConfigError, DatasetError
 from torchbricks.registry import get_entry
 
@@ -164,3 +175,140 @@ def test_augment_names_build_torchvision_transforms(tmp_path: Path) -> None:
         "image_folder: augment[0]: unknown torchvision.transforms.v2 transform 'RandomHorizontalFlop'. "
         "Did you mean 'RandomHorizontalFlip'?"
     )
+
+
+# --- decoding: torchvision for JPEG/PNG, Pillow for the rest, the same pixels -------------------------------
+
+
+def _photo(height: int = 37, width: int = 53) -> np.ndarray:
+    """A smooth colour picture with noise (what JPEG and PNG compress in practice)."""
+    y, x = np.mgrid[0:height, 0:width]
+    base = np.stack([np.sin(x / 5.0) * 90 + 128, x * 255 / width, y * 255 / height], axis=2)
+    noise = np.random.default_rng(0).normal(0, 10, (height, width, 3))
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def _palette(bits: int) -> Image.Image:
+    image = Image.fromarray((_photo()[..., 0] >> (8 - bits)).astype(np.uint8), "P")
+    image.putpalette(np.random.default_rng(bits).integers(0, 256, 768).tolist())
+    return image
+
+
+FAST_FILES = {
+    "rgb.jpg": (lambda: Image.fromarray(_photo()), {"quality": 90}),
+    "gray.jpg": (lambda: Image.fromarray(_photo()[..., 0]), {}),
+    "progressive.jpg": (lambda: Image.fromarray(_photo()), {"progressive": True}),
+    "subsampling_444.jpg": (lambda: Image.fromarray(_photo()), {"subsampling": 0}),
+    "rgb.png": (lambda: Image.fromarray(_photo()), {}),
+    "gray.png": (lambda: Image.fromarray(_photo()[..., 1]), {}),
+    "gray_alpha.png": (lambda: Image.fromarray(_photo()[..., 1]).convert("LA"), {}),
+    "rgba.png": (lambda: Image.fromarray(np.dstack([_photo(), _photo()[..., :1]]), "RGBA"), {}),
+    "rgb_transparent_colour.png": (lambda: Image.fromarray(_photo()), {"transparency": (1, 2, 3)}),
+    "palette.png": (lambda: _palette(8), {}),
+    "palette_transparency.png": (lambda: _palette(8), {"transparency": 0}),
+    "palette_2_bits.png": (lambda: _palette(2), {"bits": 2}),
+    "palette_4_bits.png": (lambda: _palette(4), {"bits": 4, "transparency": 3}),
+    "bilevel.png": (lambda: Image.fromarray(_photo()[..., 0] > 128), {}),
+}
+
+
+def _write(path: Path, make: Any, options: dict[str, Any]) -> Path:
+    make().save(path, **options)
+    return path
+
+
+def _pillow_rgb(path: Path) -> torch.Tensor:
+    return load_image(path, pillow_only=True).contiguous()
+
+
+@pytest.mark.parametrize("name", sorted(FAST_FILES))
+def test_torchvision_decodes_jpeg_and_png_to_the_same_pixels_as_pillow(tmp_path: Path, name: str) -> None:
+    path = _write(tmp_path / name, *FAST_FILES[name])
+    decoded = decode_rgb(path.read_bytes())
+    assert decoded is not None, f"{name} was left to Pillow"
+    assert decoded.shape == (3, 37, 53)
+    assert torch.equal(decoded, _pillow_rgb(path))
+    image = read_image(path)
+    assert image.is_contiguous()
+    assert torch.equal(image, decoded)
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("cmyk.jpg", lambda: Image.fromarray(_photo()).convert("CMYK")),
+        ("rgb.bmp", lambda: Image.fromarray(_photo())),
+        ("rgb.webp", lambda: Image.fromarray(_photo())),
+        ("rgb.gif", lambda: Image.fromarray(_photo()).convert("P")),
+        ("rgb.tiff", lambda: Image.fromarray(_photo())),
+        ("gray16.png", lambda: Image.fromarray(_photo()[..., 0].astype(np.uint16) * 257)),
+    ],
+)
+def test_other_formats_and_variants_are_read_by_pillow(tmp_path: Path, name: str, make: Any) -> None:
+    path = tmp_path / name
+    make().save(path)
+    assert decode_rgb(path.read_bytes()) is None
+    image = read_image(path)
+    assert (image.shape, image.dtype) == ((3, 37, 53), torch.uint8)
+    assert torch.equal(image, _pillow_rgb(path))
+
+
+def test_a_file_torchvision_refuses_goes_to_pillow_which_honours_its_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import ImageFile
+
+    whole = tmp_path / "whole.jpg"
+    Image.fromarray(_photo()).save(whole)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(whole.read_bytes()[:-40])
+    assert decode_rgb(cut.read_bytes()) is None  # torchvision refuses truncated data
+    with pytest.raises(DatasetError, match="cannot be read"):
+        read_image(cut)
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # Pillow's switch, honoured as before
+    image = read_image(cut)
+    assert image.shape == (3, 37, 53)
+    assert torch.equal(image, _pillow_rgb(cut))
+
+
+def test_exif_orientation_is_not_applied_as_before(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    path = tmp_path / "rotated.jpg"
+    Image.fromarray(_photo()).save(path, exif=exif)
+    assert Image.open(path).getexif()[0x0112] == 6
+    assert read_image(path).shape == (3, 37, 53)
+    assert torch.equal(read_image(path), _pillow_rgb(path))
+
+
+@pytest.mark.parametrize("name", ["big.jpg", "big.png"])
+def test_an_image_over_pillows_pixel_limit_is_refused_by_pillow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    path = tmp_path / name
+    Image.fromarray(_photo()).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 37 × 53 = 1961: over the limit, under twice it
+    assert decode_rgb(path.read_bytes()) is None
+    with pytest.raises(DatasetError) as raised:
+        read_image(path, "image_folder")
+    assert str(raised.value).startswith(f"image_folder: image '{path}' is refused as a decompression bomb (")
+
+
+def test_image_folder_samples_match_pillow_decoding_exactly_and_pillow_resizing_closely(tmp_path: Path) -> None:
+    from torchvision.transforms.v2.functional import resize
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    Image.fromarray(_photo(96, 128)).save(tmp_path / "a" / "photo.jpg", quality=90)
+    Image.fromarray(_photo(96, 128)[::-1].copy()).save(tmp_path / "b" / "photo.png")
+    data = image_folder(str(tmp_path), image_size=40)
+    for index, (path, _) in enumerate(data.files):
+        sample = data[index]["images"]
+        assert sample.is_contiguous()
+        expected = resize(_pillow_rgb(path), [40, 40], antialias=True)  # the reader before: Pillow, then this
+        assert torch.equal(sample, expected)
+        with Image.open(path) as image:  # Pillow's own resize (bilinear, antialiased) differs only by rounding
+            by_pillow = torch.from_numpy(np.array(image.convert("RGB").resize((40, 40), Image.BILINEAR)))
+        difference = (sample.permute(1, 2, 0).int() - by_pillow.int()).abs()
+        assert float(difference.float().mean()) < 1.0
+        assert int(difference.max()) <= 8

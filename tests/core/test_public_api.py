@@ -227,7 +227,8 @@ DOCUMENTED_PAGES = [
 
 @pytest.mark.parametrize("page", DOCUMENTED_PAGES, ids=lambda path: path.name)
 def test_the_readme_and_docs_import_only_public_names(page: Path) -> None:
-    """Examples use the public faces (``torchbricks``, ``torchbricks.registry``, ``torchbricks.training``) and
+    """Examples use the public faces (``torchbricks``, its registry, training, assembly, pretrained, inference,
+    evaluation and errors) and
     ``bag_of_bricks`` (the migration guide: old paths)."""
     offenders = []
     for block in _python_blocks(page):
@@ -240,7 +241,16 @@ def test_the_readme_and_docs_import_only_public_names(page: Path) -> None:
             if isinstance(node, ast.ImportFrom) and node.module:
                 modules = [node.module]
             for module in modules:
-                public = ("torchbricks", "torchbricks.registry", "torchbricks.training")
+                public = (
+                    "torchbricks",
+                    "torchbricks.registry",
+                    "torchbricks.training",
+                    "torchbricks.assembly",
+                    "torchbricks.pretrained",
+                    "torchbricks.inference",
+                    "torchbricks.evaluation",
+                    "torchbricks.errors",
+                )
                 if module.startswith("torchbricks") and module not in public:
                     offenders.append(module)
     assert offenders == []

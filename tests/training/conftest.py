@@ -51,6 +51,7 @@ def tiny_config(**changes: Any) -> dict[str, Any]:
         "optimizer": {"name": "AdamW", "lr": 1e-3},
         "scheduler": {"name": "warmup_cosine"},
         "visualizations": 2,
+        "threads": 1,  # tiny models; and one count for every run, so that the same config gives the same figures
     }
     config.update(changes)
     return config

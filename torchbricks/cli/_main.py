@@ -7,11 +7,16 @@ import os
 import sys
 from collections.abc import Sequence
 
+from torchbricks.cli._card_command import add_card_command
 from torchbricks.cli._commands import load_command, pack_commands, pack_of
+from torchbricks.cli._evaluate_command import add_evaluate_command
 from torchbricks.cli._model_commands import add_model_commands
 from torchbricks.cli._output import error
+from torchbricks.cli._predict_command import add_predict_command
 from torchbricks.cli._registry_commands import add_registry_commands
 from torchbricks.cli._train_command import add_train_command
+from torchbricks.cli._verify_command import add_verify_command
+from torchbricks.cli._weights_command import add_weights_command
 from torchbricks.errors import TorchBricksError
 
 EXIT_OK = 0
@@ -19,7 +24,9 @@ EXIT_NOT_FOUND = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
-CORE_COMMANDS = frozenset({"list", "info", "packs", "plugins", "build", "train"})
+CORE_COMMANDS = frozenset(
+    {"list", "info", "packs", "plugins", "build", "train", "weights", "evaluate", "card", "verify", "predict"}
+)
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -39,6 +46,11 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     add_registry_commands(commands)
     add_model_commands(commands)
     add_train_command(commands)
+    add_predict_command(commands)
+    add_evaluate_command(commands)
+    add_card_command(commands)
+    add_verify_command(commands)
+    add_weights_command(commands)
     chosen = next((argument for argument in argv if not argument.startswith("-")), None)
     for name, entry_point in pack_commands(CORE_COMMANDS).items():
         if name != chosen:

@@ -34,7 +34,11 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="only check the config (datasets and model built, nothing trained or written) and print it resolved",
     )
-    train.add_argument("--threads", type=_positive_int, help="torch threads (default: torch's choice)")
+    train.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="torch threads (default: the config's threads: auto picks the free cores, one left to other processes)",
+    )
     train.set_defaults(handler=run_train)
 
 
@@ -44,18 +48,15 @@ def run_train(arguments: argparse.Namespace) -> int:
 
     from torchbricks.training import check_training, is_main_process, quiet_lightning, train
 
-    if arguments.threads:
-        import torch
-
-        torch.set_num_threads(arguments.threads)
+    overrides = [*arguments.overrides, *([f"threads={arguments.threads}"] if arguments.threads else [])]
     with quiet_lightning():
         if arguments.check:
-            print(json.dumps(check_training(arguments.config, arguments.overrides), indent=2, default=str))
+            print(json.dumps(check_training(arguments.config, overrides), indent=2, default=str))
             return 0
         report = train(
             arguments.config,
             arguments.output,
-            overrides=arguments.overrides,
+            overrides=overrides,
             resume=arguments.resume,
             progress=True if sys.stderr.isatty() else "lines",
         )
@@ -65,9 +66,26 @@ def run_train(arguments: argparse.Namespace) -> int:
         if task.startswith("_"):
             continue
         print(f"{task:>16} " + "  ".join(f"{name} {value:.4f}" for name, value in metrics.items()))
-    run = report["_run"]
-    print(f"Trained {run['steps']} steps in {run['train_seconds']} s; outputs in {arguments.output}/")
+    print(f"Trained {trained_summary(report['_run'])}; outputs in {arguments.output}/")
     return 0
+
+
+def trained_summary(run: dict) -> str:
+    """``400 steps in 75.2 s (2 threads, 0.18 s per step)``, with the first step apart when it compiled.
+
+    Example:
+        >>> trained_summary({"steps": 3, "train_seconds": 9.1, "threads": 1, "first_step_seconds": 8.2,
+        ...                  "step_seconds": 0.3, "compiled": True})
+        '3 steps in 9.1 s (1 thread; first step 8.2 s with compiling, then 0.3 s per step)'
+    """
+    details = [f"{run['threads']} thread{'s' * (run['threads'] != 1)}"] if "threads" in run else []
+    if "step_seconds" in run:
+        if run.get("compiled"):
+            first = f"first step {run['first_step_seconds']} s with compiling"
+            details.append(f"{first}, then {run['step_seconds']} s per step")
+        else:
+            details.append(f"{run['step_seconds']} s per step")
+    return f"{run['steps']} steps in {run['train_seconds']} s" + (f" ({'; '.join(details)})" if details else "")
 
 
 def _positive_int(text: str) -> int:

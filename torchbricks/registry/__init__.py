@@ -1,5 +1,6 @@
 """Entry-point registries of bricks: backbones, necks, heads, losses, metrics, visualizers,
-preprocessors, tasks and datasets.
+preprocessors, tasks and datasets; and of pretrained weights (kind ``weights``, see
+:mod:`torchbricks.pretrained`), which are listed like bricks but never built as one.
 
 A pip-installed brick pack contributes bricks through entry points (``torchbricks.<kind>``) or a
 pluggy hook (entry-point group ``torchbricks``); your own code through :func:`register`. Importing
@@ -41,9 +42,11 @@ from torchbricks.registry._api import (
 from torchbricks.registry._entries import LOCAL_PACK, BrickEntry, PackStatus
 from torchbricks.registry._hookspecs import hookimpl
 from torchbricks.registry._kinds import (
+    BRICK_KINDS,
     KINDS,
     OPTIONAL_EXTRAS_GROUP,
     PLUGIN_GROUP,
+    WEIGHTS,
     canonical_pack_name,
     entry_point_group,
     normalize_kind,
@@ -51,11 +54,13 @@ from torchbricks.registry._kinds import (
 from torchbricks.registry._registrar import BrickRegistrar, signature_text
 
 __all__ = [
+    "BRICK_KINDS",
     "CORE_PACK",
     "KINDS",
     "LOCAL_PACK",
     "OPTIONAL_EXTRAS_GROUP",
     "PLUGIN_GROUP",
+    "WEIGHTS",
     "BrickEntry",
     "BrickRegistrar",
     "PackStatus",

@@ -33,6 +33,7 @@ from torchbricks.errors import (
     BrickArgumentError,
     DuplicateBrickError,
     MissingDependencyError,
+    NotABrickError,
     PluginLoadError,
     RegistryError,
     UnknownBrickError,
@@ -41,7 +42,7 @@ from torchbricks.features import FeatureSpec, TaskInterface
 from torchbricks.registry import _source_inspection as source_inspection
 from torchbricks.registry._discovery import Discovery, discover, in_plugin_code
 from torchbricks.registry._entries import LOCAL_PACK, BrickEntry, PackStatus
-from torchbricks.registry._kinds import KINDS, canonical_pack_name, normalize_kind
+from torchbricks.registry._kinds import KINDS, WEIGHTS, canonical_pack_name, normalize_kind
 from torchbricks.registry._registrar import BrickRegistrar
 from torchbricks.suggestions import close_matches, did_you_mean
 
@@ -303,6 +304,11 @@ def get(kind: str, name: str, *, strict: bool | None = None) -> Callable[..., An
 def create(kind: str, name: str, /, **kwargs: Any) -> Any:
     """Build the brick registered as ``name`` with ``kwargs``, checked against the factory's signature first."""
     entry = get_entry(kind, name)
+    if entry.kind == WEIGHTS:
+        raise NotABrickError(
+            f"weights '{entry.qualified_name}' are pretrained weights, not a brick: name them in a brick's "
+            f"`weights:` (or use torchbricks.pretrained.find_weights('{entry.name}'))"
+        )
     factory = load_entry(entry)
     check_arguments(factory, kwargs, f"{entry.kind} '{entry.qualified_name}'", BrickArgumentError)
     return factory(**kwargs)

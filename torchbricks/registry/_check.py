@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from torchbricks._environment import CHECK_TIMEOUT, seconds
-from torchbricks.errors import MissingDependencyError, PluginLoadError
+from torchbricks.errors import InvalidWeightsEntryError, MissingDependencyError, PluginLoadError
+from torchbricks.registry._kinds import WEIGHTS
 
 DEFAULT_CHECK_TIMEOUT = 120.0
 """Seconds each pack gets to import all its bricks, unless ``TORCHBRICKS_CHECK_TIMEOUT`` or ``timeout`` says so."""
@@ -236,6 +237,10 @@ def check_in_process(pack: str, progress: Any = None) -> PackCheck:
             progress(f"importing {what}")
         try:
             entry.load()
+            if entry.kind == WEIGHTS:  # not a brick: its function must return a valid PretrainedWeights
+                from torchbricks.pretrained._catalog import weights_of
+
+                weights_of(entry)
         except MissingDependencyError as error:  # its own status; skipped only when the pack says it is optional
             missing = result.optional_missing if entry.optional else result.missing_dependencies
             if str(error) not in missing:
@@ -243,7 +248,7 @@ def check_in_process(pack: str, progress: Any = None) -> PackCheck:
             continue
         except KeyboardInterrupt:
             raise
-        except PluginLoadError as error:
+        except (PluginLoadError, InvalidWeightsEntryError) as error:
             message = str(error)
         except BaseException as error:  # SystemExit too: the pack's problem, not the check's
             message = f"Brick {what} failed to import: {failure_text(error)}"

@@ -22,8 +22,15 @@ KINDS: tuple[str, ...] = (
     "preprocessors",
     "tasks",
     "datasets",
+    "weights",
 )
-"""Every registry kind, in display order."""
+"""Every registry kind, in display order. ``weights`` entries are pretrained weights, not bricks."""
+
+WEIGHTS = "weights"
+"""The kind of pretrained-weights entries: a function without arguments returning a ``PretrainedWeights``."""
+
+BRICK_KINDS: tuple[str, ...] = tuple(kind for kind in KINDS if kind != WEIGHTS)
+"""The kinds whose entries build bricks (``create`` refuses the others)."""
 
 PLUGIN_GROUP = "torchbricks"
 """Entry-point group of pluggy plugins (modules or objects with ``torchbricks_*`` hook implementations)."""

@@ -20,6 +20,10 @@
     callbacks: [{name: EarlyStopping, monitor: val/loss, mode: min}]   # optional: Lightning callbacks by name
                                         # (or the import path of your own: mypkg.callbacks.StepTimer)
     allow_oversubscription: false       # optional: allow more CPU processes (trainer.devices) than cores
+    threads: auto                       # optional: torch threads; auto: the free cores (torchbricks._threads)
+    compile: false                      # optional: true (inductor) or {backend: aot_eager, mode: ...}
+    finetune: {freeze: [backbone], unfreeze_at_step: 500}   # optional: parts frozen until a step
+                                        # (and optimizer.lr_multipliers: {backbone: 0.1}: a rate per part)
 
 Every problem is reported at once with its path (``data.train[0].root: missing``), before anything
 runs. ``--set key=value`` overrides (:func:`apply_overrides`) take dotted paths; values are parsed
@@ -54,6 +58,8 @@ from torchbricks.assembly import Part, load_config, raise_problems, resolve_conf
 from torchbricks.errors import ConfigError
 from torchbricks.suggestions import did_you_mean
 from torchbricks.training._callbacks import check_callbacks
+from torchbricks.training._compile import compile_options
+from torchbricks.training._finetune import check_finetune_section, check_lr_multipliers
 from torchbricks.training._from_data import build_datasets, check_class_counts, classes_from_data
 from torchbricks.training._optim import optimizer_class, scheduler_factory
 from torchbricks.training._optim_checks import check_named, check_scheduler_runs
@@ -74,6 +80,9 @@ TRAIN_KEYS = (
     "channels_last",
     "callbacks",
     "allow_oversubscription",
+    "threads",
+    "compile",
+    "finetune",
 )
 DATA_KEYS = ("train", "validation", "batch_size", "num_workers", "validation_batch_size")
 CHECKPOINT_KEYS = ("monitor", "mode")
@@ -90,6 +99,9 @@ DEFAULTS: dict[str, Any] = {
     "channels_last": False,
     "callbacks": [],
     "allow_oversubscription": False,
+    "threads": "auto",
+    "compile": False,
+    "finetune": None,
 }
 MAX_IMAGE_SIZE = 8192
 """The largest ``image_size`` a dataset of a train config may ask for (pixels per side)."""
@@ -200,9 +212,19 @@ def _checked_sections(
     if not isinstance(allow, bool):
         problems.append(f"allow_oversubscription: must be true or false, got {allow!r}")
     processes = check_trainer(config.get("trainer", {}), problems, allow is True)
-    optimizer = check_named(config.get("optimizer", DEFAULTS["optimizer"]), "optimizer", optimizer_class, problems)
+    section = config.get("optimizer", DEFAULTS["optimizer"])
+    multipliers = section.get("lr_multipliers") if isinstance(section, Mapping) else None
+    if isinstance(section, Mapping) and "lr_multipliers" in section:  # parameter groups, not an optimizer argument
+        section = {key: value for key, value in section.items() if key != "lr_multipliers"}
+        check_lr_multipliers(multipliers, problems)
+    optimizer = check_named(section, "optimizer", optimizer_class, problems)
     if optimizer is not None and "optimizer" in config:
-        config["optimizer"] = optimizer
+        config["optimizer"] = optimizer if multipliers is None else {**optimizer, "lr_multipliers": multipliers}
+    check_finetune_section(config.get("finetune"), problems, processes)
+    compile_options(config.get("compile", False), problems)
+    threads = config.get("threads", "auto")
+    if threads != "auto" and (not isinstance(threads, int) or isinstance(threads, bool) or threads <= 0):
+        problems.append(f"threads: must be a positive number of threads or auto, got {threads!r}")
     if config.get("scheduler") is not None:
         scheduler = check_named(config["scheduler"], "scheduler", scheduler_factory, problems)
         if scheduler is not None:
@@ -312,4 +334,10 @@ def resolved_train_config(config: Mapping[str, Any], model: dict[str, Any]) -> d
             {"name": spec} if isinstance(spec, str) else spec for spec in resolved["data"][split]
         ]
     resolved["checkpoint"] = {**DEFAULTS["checkpoint"], **dict(resolved["checkpoint"] or {})}
+    if resolved["finetune"] is not None:
+        freeze = resolved["finetune"].get("freeze", [])
+        resolved["finetune"] = {
+            "freeze": [freeze] if isinstance(freeze, str) else list(freeze),
+            "unfreeze_at_step": resolved["finetune"].get("unfreeze_at_step"),
+        }
     return resolved

@@ -7,6 +7,10 @@ the stage as prefix (``val/segmentation/mean_iou``; torchmetrics synchronises th
 processes), and after each validation the visualization bricks' pictures of its first images go to the loggers
 that take images (TensorBoard, or any logger with ``log_image``).
 
+Fine-tuning (:mod:`torchbricks.training._finetune`): ``freeze=["backbone"]`` keeps parts frozen (and in eval
+mode) until ``unfreeze_at_step``; ``lr_multipliers={"backbone": 0.1}`` trains parts at their own rate.
+``compile=True`` runs the training forward under ``torch.compile`` (:mod:`torchbricks.training._compile`).
+
 The seed's arguments still work: ``LightningBrickCollection(path_experiments=..., experiment_name=...,
 brick_collection=model, create_optimizers_func=partial(torch.optim.SGD, lr=0.05))``.
 """
@@ -14,16 +18,27 @@ brick_collection=model, create_optimizers_func=partial(torch.optim.SGD, lr=0.05)
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from torchbricks.errors import TrainingDivergedError
+from torchbricks.errors import ConfigError, TrainingDivergedError
 from torchbricks.groups import Stage
+from torchbricks.training._compile import CompiledTraining, compile_options
+from torchbricks.training._finetune import (
+    FrozenParts,
+    check_lr_multipliers,
+    check_part_names,
+    finetune_names,
+    parameter_groups,
+)
 from torchbricks.training._lightning import lightning
-from torchbricks.training._optim import create_optimizer, create_scheduler
+from torchbricks.training._optim import create_optimizer, create_scheduler, default_lr
 from torchbricks.training._pictures import log_sheets, takes_images, visualization_sheets
 
 _pl = lightning()
@@ -47,6 +62,13 @@ class LightningBrickCollection(_pl.LightningModule):
             images and the pictures go to the loggers that take images (0: none).
         channels_last: keep 4-D weights (so convolutions) in channels-last memory: faster on CPUs (oneDNN)
             and on GPUs with tensor cores; the saved weights are the same.
+        freeze: part paths (``["backbone"]``, ``"segmentation/head"``) kept frozen: ``requires_grad=False`` and
+            eval mode (batch-norm statistics do not change); their parameters are in the optimizer all along.
+        unfreeze_at_step: the global step from which the frozen parts train (``None``: frozen throughout).
+        lr_multipliers: part path → factor of the learning rate (``{"backbone": 0.1}``): one parameter group
+            per part; schedules scale each group's rate. Also taken as ``optimizer["lr_multipliers"]``.
+        compile: ``True`` (inductor) or ``torch.compile`` arguments (``{"backend": "aot_eager"}``) for the
+            training forward; a failing compile warns once (``CompileFallbackWarning``) and trains eagerly.
         path_experiments, experiment_name: accepted for the seed's signature (the Trainer's
             ``default_root_dir`` and loggers decide where logs go).
 
@@ -58,6 +80,21 @@ class LightningBrickCollection(_pl.LightningModule):
         >>> module = LightningBrickCollection(collection, optimizer={"name": "SGD", "lr": 0.1})
         >>> module({"features": torch.rand(3, 4)})["logits"].shape
         torch.Size([3, 2])
+
+        Fine-tuning: a frozen part trains from step 100, the head at ten times the rate of the rest:
+
+        >>> model = BrickCollection({
+        ...     "backbone": BrickTrainable(nn.Linear(4, 4), ["image"], ["features"]),
+        ...     "head": BrickTrainable(nn.Linear(4, 2), ["features"], ["logits"]),
+        ... })
+        >>> module = LightningBrickCollection(
+        ...     model, optimizer={"name": "SGD", "lr": 0.01}, freeze=["backbone"], unfreeze_at_step=100,
+        ...     lr_multipliers={"head": 10},
+        ... )
+        >>> [parameter.requires_grad for parameter in model.backbone.parameters()]
+        [False, False]
+        >>> [(len(group["params"]), group["lr"]) for group in module.configure_optimizers().param_groups]
+        [(2, 0.01), (2, 0.1)]
     """
 
     def __init__(
@@ -72,10 +109,28 @@ class LightningBrickCollection(_pl.LightningModule):
         log_visualizations: int = 8,
         path_experiments: str | Path | None = None,
         experiment_name: str | None = None,
+        *,
+        freeze: Iterable[str] | str = (),
+        unfreeze_at_step: int | None = None,
+        lr_multipliers: Mapping[str, float] | None = None,
+        compile: bool | Mapping[str, Any] = False,
     ) -> None:
         super().__init__()
         self.brick_collection = brick_collection
         self.optimizer_config = dict(optimizer or {"name": "AdamW", "lr": 1e-3})
+        self.lr_multipliers = {**(self.optimizer_config.pop("lr_multipliers", None) or {}), **(lr_multipliers or {})}
+        freeze = [freeze] if isinstance(freeze, str) else list(freeze)
+        _check_finetune(brick_collection, freeze, unfreeze_at_step, self.lr_multipliers)
+        self.frozen_parts = FrozenParts(brick_collection, freeze)
+        self.unfreeze_at_step = unfreeze_at_step
+        problems: list[str] = []
+        options = compile_options(compile, problems)
+        if problems:
+            raise ConfigError(f"LightningBrickCollection: {problems[0]}")
+        self.compile_options = options
+        self._compiled: CompiledTraining | None = None
+        self.step_seconds: list[float] = []  # wall seconds of each training step of this fit (the first compiles)
+        self._step_started = 0.0
         self.scheduler_config = dict(scheduler) if scheduler else None
         self.create_optimizers_func = create_optimizers_func
         self.train_groups = train_groups
@@ -97,12 +152,32 @@ class LightningBrickCollection(_pl.LightningModule):
     def forward(self, named_inputs: dict[str, Any], groups: Any = Stage.INFERENCE) -> dict[str, Any]:
         return self.brick_collection(named_inputs, groups=groups)
 
+    def train(self, mode: bool = True) -> LightningBrickCollection:
+        super().train(mode)
+        self.frozen_parts.keep_eval()  # frozen parts keep their batch-norm statistics
+        return self
+
+    def _run_groups(self, batch: dict[str, Any], groups: Any, stage: Stage) -> dict[str, Any]:
+        """The collection's outputs for ``groups``; in training through the compiled forward where asked."""
+        if stage is Stage.TRAIN and self.compile_options is not None:
+            if self._compiled is None:
+                self._compiled = CompiledTraining(self.brick_collection, groups, self.compile_options)
+            outputs = self._compiled(batch)
+            if outputs is not None:
+                return outputs
+        return self.brick_collection(batch, groups=groups)
+
+    @property
+    def compile_failure(self) -> str | None:
+        """Why compiling the training step failed (training went on eagerly); ``None`` when it did not."""
+        return None if self._compiled is None else self._compiled.failure
+
     def _step(self, batch: dict[str, Any], stage: Stage, groups: Any) -> torch.Tensor:
         """Run the groups, log every loss; a loss that is NaN or infinite in training or validation stops the run.
 
         The check costs one scalar read per step (the summed loss); the culprit is looked for only then.
         """
-        named_outputs = self.brick_collection(batch, groups=groups)
+        named_outputs = self._run_groups(batch, groups, stage)
         losses = self.brick_collection.extract_losses(named_outputs)
         prefix = STAGE_PREFIX[stage]
         batch_size = _batch_size(batch)
@@ -142,6 +217,38 @@ class LightningBrickCollection(_pl.LightningModule):
 
     def predict_step(self, batch: dict[str, Any], batch_index: int, dataloader_idx: int = 0) -> dict[str, Any]:
         return self.brick_collection(batch, groups=Stage.INFERENCE)
+
+    def on_train_batch_start(self, batch: Any, batch_index: int) -> None:
+        step = self.global_step
+        if self.frozen_parts.frozen and self.unfreeze_at_step is not None and step >= self.unfreeze_at_step:
+            self.frozen_parts.unfreeze()
+        self._step_started = time.perf_counter()
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_index: int) -> None:
+        self.step_seconds.append(time.perf_counter() - self._step_started)
+        compiled = self._compiled
+        first = len(self.step_seconds) == 1 and compiled is not None and compiled.failure is None
+        if first and (self._trainer is None or self.trainer.is_global_zero):
+            print(
+                f"compile: first training step (compiling, backend {compiled.backend}) "
+                f"took {self.step_seconds[0]:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def step_timing(self) -> dict[str, float]:
+        """``first_step_seconds`` (with ``compile``: compiling included) and the median ``step_seconds`` of the rest.
+
+        Example:
+            >>> module = LightningBrickCollection(torch.nn.Linear(2, 2))
+            >>> module.step_seconds = [12.0, 0.2, 0.3, 0.25]
+            >>> module.step_timing()
+            {'first_step_seconds': 12.0, 'step_seconds': 0.25}
+        """
+        if not self.step_seconds:
+            return {}
+        rest = self.step_seconds[1:] or self.step_seconds
+        return {"first_step_seconds": round(self.step_seconds[0], 3), "step_seconds": round(statistics.median(rest), 4)}
 
     def on_train_epoch_start(self) -> None:
         self.brick_collection.reset_metrics()
@@ -186,15 +293,39 @@ class LightningBrickCollection(_pl.LightningModule):
             self.log(f"{prefix}/{name}", value, rank_zero_only=False, sync_dist=False)
 
     def configure_optimizers(self) -> Any:
-        parameters = [parameter for parameter in self.parameters() if parameter.requires_grad]
+        frozen = {id(parameter) for parameter in self.frozen_parts.parameters}  # in from the start: unfrozen later
+        parameters = [p for p in self.parameters() if p.requires_grad or id(p) in frozen]
         if self.create_optimizers_func is not None:
             return self.create_optimizers_func(parameters)
-        optimizer = create_optimizer(self.optimizer_config, parameters)
+        if self.lr_multipliers:
+            base_lr = self.optimizer_config.get("lr", default_lr(self.optimizer_config["name"]))
+            groups = parameter_groups(
+                self.brick_collection, self.lr_multipliers, float(base_lr), self.frozen_parts.parameters
+            )
+            optimizer = create_optimizer(self.optimizer_config, groups)
+        else:
+            optimizer = create_optimizer(self.optimizer_config, parameters)
         if not self.scheduler_config:
             return optimizer
         total_steps = self.trainer.estimated_stepping_batches if self._trainer is not None else 1
         scheduler = create_scheduler(self.scheduler_config, optimizer, int(total_steps))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def _check_finetune(
+    collection: torch.nn.Module, freeze: list[str], unfreeze_at_step: Any, lr_multipliers: Mapping[str, Any]
+) -> None:
+    """:class:`ConfigError` listing unknown parts (with close matches), bad multipliers and a bad step."""
+    from torchbricks.training._finetune import check_finetune_section
+
+    problems: list[str] = []
+    check_finetune_section({"freeze": freeze, "unfreeze_at_step": unfreeze_at_step}, problems)
+    check_lr_multipliers(lr_multipliers, problems)
+    if not problems:
+        check_part_names(collection, finetune_names(freeze, lr_multipliers), problems)
+    if problems:
+        text = "\n  ".join(problem.removeprefix("finetune.").removeprefix("optimizer.") for problem in problems)
+        raise ConfigError(f"LightningBrickCollection: {text}")
 
 
 def task_metrics(collection: Any, reset: bool = False) -> dict[str, Any]:

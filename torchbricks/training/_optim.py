@@ -91,9 +91,27 @@ def name_suggestion(section: str, name: str) -> str:
     return did_you_mean(name, optimizer_names() if section == "optimizer" else scheduler_names())
 
 
-def create_optimizer(config: Mapping[str, Any], parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
-    """The optimizer the config names, on ``parameters``."""
+def default_lr(name: str) -> float:
+    """The learning rate the optimizer ``name`` uses when its config gives none.
+
+    Example:
+        >>> default_lr("AdamW"), default_lr("Adadelta")
+        (0.001, 1.0)
+    """
+    import inspect
+
+    factory = optimizer_class(name)
+    parameter = inspect.signature(factory).parameters.get("lr") if factory is not None else None
+    default = parameter.default if parameter is not None else inspect.Parameter.empty
+    return float(default) if isinstance(default, int | float) else 1e-3
+
+
+def create_optimizer(
+    config: Mapping[str, Any], parameters: Iterable[torch.nn.Parameter] | Iterable[dict[str, Any]]
+) -> torch.optim.Optimizer:
+    """The optimizer the config names, on ``parameters`` (or parameter groups, each with its own ``lr``)."""
     arguments = dict(config)
+    arguments.pop("lr_multipliers", None)  # made into the parameter groups (LightningBrickCollection)
     factory = optimizer_class(arguments.pop("name"))
     if factory is None:
         name = config["name"]
@@ -115,7 +133,17 @@ def create_scheduler(config: Mapping[str, Any], optimizer: torch.optim.Optimizer
         )
     if name in ("warmup_cosine", "OneCycleLR") and "total_steps" not in arguments:
         arguments["total_steps"] = total_steps
-    return factory(optimizer, **convert_arguments(factory, arguments))
+    arguments = convert_arguments(factory, arguments)
+    multipliers = [group.get("lr_multiplier", 1.0) for group in optimizer.param_groups]
+    if name in _ABSOLUTE_RATE_SCHEDULERS and any(multiplier != 1.0 for multiplier in multipliers):
+        for key in _ABSOLUTE_RATE_SCHEDULERS[name]:  # one rate for every group: each group's multiple of it
+            if isinstance(arguments.get(key), int | float):
+                arguments[key] = [arguments[key] * multiplier for multiplier in multipliers]
+    return factory(optimizer, **arguments)
+
+
+_ABSOLUTE_RATE_SCHEDULERS = {"OneCycleLR": ("max_lr",), "CyclicLR": ("base_lr", "max_lr")}
+"""Schedulers that set the learning rate itself (not a factor of each group's): per-part multipliers apply to it."""
 
 
 def warmup_cosine(

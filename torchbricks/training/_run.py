@@ -8,7 +8,7 @@ finished; see :mod:`torchbricks.training._run_folder`)::
     model/               the trained model (best if ``checkpoint.monitor`` is set, else last): load_model
     checkpoints/         Lightning's checkpoint last.ckpt (resumes the run); with ``checkpoint.monitor`` also the best
     metrics.json         {"task": {"metric": value}} on the validation data (the same run writes the same file)
-    run.json             steps, training seconds, seed
+    run.json             steps, training seconds, seed, threads, step seconds (the first apart: it compiles)
     logs/                metrics.csv (and TensorBoard events, with the visualizations, when tensorboard or
                          tensorboardX is installed)
     visualizations/      one PNG per task: validation images with the predictions drawn
@@ -26,6 +26,7 @@ validation loss or weight that becomes NaN or infinite stops the run
 from __future__ import annotations
 
 import importlib.util
+import sys
 import time
 import warnings
 from collections.abc import Iterable, Mapping
@@ -34,6 +35,7 @@ from typing import Any
 
 import torch
 
+from torchbricks._threads import CpuProbe, ThreadChoice, apply_threads, choose_threads, environment_threads
 from torchbricks.errors import ConfigError, TrainingDivergedError
 from torchbricks.training._callbacks import create_callback
 from torchbricks.training._config import plan_training
@@ -50,6 +52,7 @@ def train(
     overrides: Iterable[str] = (),
     resume: bool = False,
     progress: bool | str | None = None,
+    show_threads: bool | None = None,
 ) -> dict[str, Any]:
     """Train as the config says and write the output folder; returns ``metrics.json``'s content.
 
@@ -61,6 +64,10 @@ def train(
     config, more steps allowed). The run writes into ``output/running/``; the earlier run's files are
     replaced only when this one has finished, so a run that fails (or is refused) changes nothing. A
     non-empty ``output`` that is not a train run's folder is refused (:class:`~torchbricks.errors.RunFolderError`).
+
+    Torch's thread count is set for the run as ``threads`` says (``auto``: :mod:`torchbricks._threads`'s policy)
+    and stays so afterwards; ``show_threads`` prints the choice in one line to stderr (default: unless
+    ``progress`` is ``False``).
 
     Example:
         One step on two tiny generated images (a real run trains for minutes):
@@ -84,8 +91,13 @@ def train(
     """
     from torchbricks.training._lightning import lightning
 
+    probe = CpuProbe()  # measures how busy the machine is while the config is read and the datasets built
     plan = plan_training(config, overrides)  # the model config resolved once, each dataset looked up once
     settings = plan.settings
+    threads = _choose_threads(settings, plan.processes, probe)
+    apply_threads(threads)
+    if (progress is not False if show_threads is None else show_threads) and is_main_process():
+        print(threads.line(), file=sys.stderr, flush=True)
     folder = RunFolder(output)
     folder.check(resume)  # before anything is written: a folder of something else, or nothing to resume
     resume_from = folder.resume_checkpoint() if resume else None
@@ -119,13 +131,21 @@ def train(
                 if last_validation
                 else evaluate(trainer, module, validation_loader)
             )
-        run = {"steps": int(trainer.global_step), "train_seconds": round(train_seconds, 1), "seed": settings["seed"]}
+        run = {
+            "steps": int(trainer.global_step),
+            "train_seconds": round(train_seconds, 1),
+            "seed": settings["seed"],
+            "threads": threads.threads,
+            **module.step_timing(),
+        }
+        if module.compile_options is not None:
+            run["compiled"] = module.compile_failure is None
         if main:
-            from torchbricks.assembly import save_model
+            from torchbricks.assembly import save_model, trained_input
 
-            save_model(model, staging / "model")
             write_json(staging / "metrics.json", metrics, sort_keys=True)
-            write_json(staging / "run.json", run, sort_keys=True)
+            write_json(staging / "run.json", run, sort_keys=True)  # both read by the model card, so first
+            save_model(model, staging / "model", input_contract=trained_input(settings, train_sets), run=staging)
             if logged_before:
                 merge_log(logged_before, staging / LOG_FILE)
             if validation_sets and settings["visualizations"]:
@@ -151,7 +171,8 @@ def _fit(
 ) -> None:
     """``trainer.fit``; Ctrl+C keeps the run so far as ``unfinished/`` (its checkpoint at the step reached)."""
     with warnings.catch_warnings():
-        if only_frozen_bricks_in_eval_mode(model):  # not-trainable bricks keep their model in eval mode by design
+        frozen = module.frozen_parts.module_ids()  # fine-tuning's frozen parts, in eval mode by design too
+        if only_frozen_bricks_in_eval_mode(model, frozen):  # not-trainable bricks keep their model in eval mode
             warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
         try:
             trainer.fit(module, *loaders, ckpt_path=None if resume_from is None else str(resume_from))
@@ -188,8 +209,10 @@ def is_main_process() -> bool:
     return getattr(lightning().utilities.rank_zero_only, "rank", 0) == 0
 
 
-def only_frozen_bricks_in_eval_mode(model: torch.nn.Module) -> bool:
+def only_frozen_bricks_in_eval_mode(model: torch.nn.Module, also_frozen: Iterable[int] = ()) -> bool:
     """Whether every module in eval mode is inside a not-trainable brick (which keeps its model in eval mode).
+
+    ``also_frozen``: ids of other modules kept in eval mode on purpose (fine-tuning's frozen parts).
 
     Example:
         >>> from torch import nn
@@ -200,7 +223,7 @@ def only_frozen_bricks_in_eval_mode(model: torch.nn.Module) -> bool:
         >>> only_frozen_bricks_in_eval_mode(BrickCollection({"a": BrickTrainable(head, ["x"], ["y"])}))
         False
     """
-    frozen = frozen_modules(model)
+    frozen = frozen_modules(model) | set(also_frozen)
     return all(module.training or id(module) in frozen for module in model.modules())
 
 
@@ -223,11 +246,26 @@ def _loader(
     )
 
 
+def _choose_threads(settings: Mapping[str, Any], processes: int, probe: CpuProbe) -> ThreadChoice:
+    """The run's intra-op threads: ``threads: N`` as given, else the policy for this machine's processes and workers."""
+    nodes = settings["trainer"].get("num_nodes", 1)
+    local = max(1, processes // nodes if isinstance(nodes, int) and nodes > 0 else processes)  # on this machine
+    requested = settings["threads"]
+    workers = settings["data"]["num_workers"]
+    if requested != "auto":
+        return choose_threads(
+            requested, workers=workers, processes=local, source="--threads, or threads: in the config"
+        )
+    busy = None if environment_threads() is not None else probe.busy_cores()  # OMP_NUM_THREADS: no probe needed
+    return choose_threads(workers=workers, processes=local, busy=busy)
+
+
 def _module(model: torch.nn.Module, settings: Mapping[str, Any]) -> Any:
     from torchbricks.groups import Stage
     from torchbricks.training._module import LightningBrickCollection
 
     groups = settings["train_groups"]
+    finetune = settings["finetune"] or {}
     return LightningBrickCollection(
         model,
         optimizer=settings["optimizer"],
@@ -236,6 +274,9 @@ def _module(model: torch.nn.Module, settings: Mapping[str, Any]) -> Any:
         metrics_every_n_steps=settings["metrics_every_n_steps"],
         channels_last=settings["channels_last"],
         log_visualizations=settings["visualizations"],
+        freeze=finetune.get("freeze", []),
+        unfreeze_at_step=finetune.get("unfreeze_at_step"),
+        compile=settings["compile"],
     )
 
 

@@ -53,9 +53,20 @@ def prepared_run(plan: TrainPlan) -> tuple[list[Any], list[Any], torch.nn.Module
     settings["model"] = with_labelled_masks(settings["model"], partial_names([*train_sets, *validation_sets]))
     model = build_model(settings["model"], resolved=True)  # the assembler checks the added `labelled` arguments
     problems = _batch_problems(settings, train_sets, plan.processes, model)
+    problems.extend(_part_problems(settings, model))
     problems.extend(_monitor_problems(settings, model, validation_sets or train_sets))
     raise_problems(problems, "train config")
     return train_sets, validation_sets, model
+
+
+def _part_problems(settings: Mapping[str, Any], model: torch.nn.Module) -> list[str]:
+    """``finetune.freeze`` and ``optimizer.lr_multipliers`` name parts the model has (close matches suggested)."""
+    from torchbricks.training._finetune import check_part_names, finetune_names
+
+    freeze = (settings.get("finetune") or {}).get("freeze", [])
+    problems: list[str] = []
+    check_part_names(model, finetune_names(freeze, settings["optimizer"].get("lr_multipliers")), problems)
+    return problems
 
 
 def _batch_problems(

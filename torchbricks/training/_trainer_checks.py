@@ -7,13 +7,13 @@ so do limits that train nothing and more CPU processes than cores.
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from torchbricks._arguments import argument_problems, convert_arguments
+from torchbricks._threads import available_cores
 
 MANAGED_TRAINER_ARGUMENTS = ("logger", "callbacks", "default_root_dir", "plugins")
 """Trainer arguments the train run sets itself (``plugins`` are Python objects, which a config cannot hold)."""
@@ -116,19 +116,6 @@ def _check_processes(probe: Any, arguments: Mapping[str, Any], problems: list[st
             f"runs torch's threads); use at most {cores}, or set allow_oversubscription: true"
         )
     return devices * int(arguments.get("num_nodes", 1) or 1)
-
-
-def available_cores() -> int:
-    """The CPU cores this process may run on (its affinity, where the system tells it).
-
-    Example:
-        >>> available_cores() >= 1
-        True
-    """
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def culprit(message: str, arguments: Mapping[str, Any], words: Mapping[str, tuple[str, ...]]) -> str | None:

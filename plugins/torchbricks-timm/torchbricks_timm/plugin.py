@@ -4,6 +4,10 @@ Registered under the entry-point group ``torchbricks`` (``timm = "torchbricks_ti
 Each architecture is the backbone ``torchbricks-timm:<architecture>`` (e.g.
 ``torchbricks-timm:resnet18``), built by ``create_timm_backbone(<architecture>, ...)``.
 
+Each pretrained tag timm has for those architectures is a ``weights`` entry ``<architecture>.<tag>``
+(``torchbricks-timm:resnet50.a1_in1k``), from the shipped table of :mod:`torchbricks_timm.weights`;
+a backbone's ``weights`` argument takes its tag.
+
 The hook is cheap and imports neither torch nor timm. When the installed timm is the version
 recorded in the shipped data file (:mod:`torchbricks_timm.support`), it registers from that file,
 with each backbone's default feature interface. Otherwise it reads the installed timm's
@@ -19,11 +23,15 @@ Example:
     >>> entry = next(entry for entry in registrar.entries if entry.name == "resnet18")
     >>> entry.qualified_name, entry.target, entry.interface.strides
     ('torchbricks-timm:resnet18', 'torchbricks_timm.architectures:resnet18', (2, 4, 8, 16, 32))
+    >>> weights = next(entry for entry in registrar.entries if entry.name == "resnet18.a1_in1k")
+    >>> weights.kind, weights.target
+    ('weights', 'torchbricks_timm.weights:resnet18__a1_in1k')
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from torchbricks.features import FeatureSpec
@@ -35,6 +43,7 @@ from torchbricks_timm.support import (
     load_feature_support,
     scan_timm_architectures,
 )
+from torchbricks_timm.weights import WEIGHTS_MODULE, function_name, load_weights_table, summary_of
 
 if TYPE_CHECKING:
     from torchbricks.registry import BrickRegistrar
@@ -43,15 +52,17 @@ FACTORY_MODULE = "torchbricks_timm.architectures"
 """Each backbone's factory is ``torchbricks_timm.architectures:<architecture>``."""
 
 SIGNATURE = (
-    "(pretrained: bool = False, out_indices: Sequence[int] | None = None, in_chans: int = 3, **timm_kwargs: Any)"
-    " -> TimmBackbone"
+    "(pretrained: bool = False, out_indices: Sequence[int] | None = None, in_chans: int = 3, "
+    "weights: str | Path | None = None, **timm_kwargs: Any) -> TimmBackbone"
 )
 """The signature of every factory (``create_timm_backbone`` with the architecture bound)."""
+
+WEIGHTS_SIGNATURE = "() -> PretrainedWeights"
 
 
 @hookimpl
 def torchbricks_register_bricks(registrar: BrickRegistrar) -> None:
-    """Register one backbone per timm architecture that supports ``features_only``."""
+    """Register one backbone per timm architecture that supports ``features_only``, and its pretrained tags."""
     support = load_feature_support()
     installed = installed_timm_version()
     if installed is None or installed == support.timm_version:
@@ -72,6 +83,22 @@ def torchbricks_register_bricks(registrar: BrickRegistrar) -> None:
             signature=SIGNATURE,
             requires=("timm",),
         )
+    _register_weights(registrar, summaries)
+
+
+def _register_weights(registrar: BrickRegistrar, architectures: Iterable[str]) -> None:
+    """One ``weights`` entry per pretrained tag of the registered architectures, from the shipped table."""
+    table = load_weights_table()
+    for architecture in sorted(architectures):
+        for position, record in enumerate(table.architectures.get(architecture, ())):
+            tag = record["tag"]
+            registrar.add(
+                "weights",
+                f"{architecture}.{tag}",
+                f"{WEIGHTS_MODULE}:{function_name(architecture, tag)}",
+                summary=summary_of(architecture, record, position == 0),
+                signature=WEIGHTS_SIGNATURE,
+            )
 
 
 def _interface(support: FeatureSupport, name: str) -> FeatureSpec | None:
