@@ -64,6 +64,7 @@ def test_list_by_kind_filter_and_pack(full: packs.Environment) -> None:
         ("visualizers", "example_label_overlay"),
         ("tasks", "example_classification"),
         ("datasets", "example_stripes"),
+        ("weights", "example_linear_head.demo"),
     ]
     empty = full.cli("list", "--filter", "no_such_brick*")
     assert (empty.returncode, _rows(empty.stdout)[1:]) == (0, [])
@@ -199,7 +200,9 @@ def test_plugins_shows_every_pack_with_status_and_errors(full: packs.Environment
         "torchbricks_register_bricks",
         "unchecked",
     ]
-    assert rows["torchbricks-example"][2] == "datasets: 1, heads: 1, losses: 1, necks: 1, tasks: 1, visualizers: 1"
+    assert rows["torchbricks-example"][2] == (
+        "datasets: 1, heads: 1, losses: 1, necks: 1, tasks: 1, visualizers: 1, weights: 1"
+    )
     assert rows["tbfixture-broken"][4] == "error"
     assert "RuntimeError: tbfixture-broken hook fails on purpose" in rows["tbfixture-broken"][5]
     assert "module 'tbfixture_broken.ghost' is not installed" in rows["tbfixture-broken"][5]

@@ -257,6 +257,7 @@ def test_a_broken_pack_is_recorded_and_never_hides_other_packs(full: packs.Envir
         "necks": 1,
         "tasks": 1,
         "visualizers": 1,
+        "weights": 1,
     }
     kind, message = result["failure"]
     assert kind == "PluginLoadError"
@@ -431,7 +432,7 @@ def test_the_example_pack_declares_its_interface_and_its_own_tests_pass(full: pa
         cwd=packs.EXAMPLE_PACK,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "17 passed" in completed.stdout  # its tests (a tiny train run of its task and dataset) and doctests
+    assert "24 passed" in completed.stdout  # its tests (a tiny train run, its weights entry) and doctests
 
 
 # --- bricks registered by the running program -------------------------------------------------------

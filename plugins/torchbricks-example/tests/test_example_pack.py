@@ -23,6 +23,7 @@ EXPECTED = {
     ("visualizers", "example_label_overlay"),
     ("tasks", "example_classification"),
     ("datasets", "example_stripes"),
+    ("weights", "example_linear_head.demo"),
 }
 
 

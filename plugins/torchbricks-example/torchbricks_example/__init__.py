@@ -1,4 +1,4 @@
-"""torchbricks-example: a template brick pack (a neck, a head, a loss, a visualizer, a task and a dataset adapter).
+"""torchbricks-example: a template brick pack: a neck, a head, a loss, a visualizer, a task, a dataset, weights.
 
 The bricks are registered by the entry points in ``pyproject.toml``; nothing here registers them.
 
