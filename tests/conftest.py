@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import pytest
 import torch
 
 from tests.helpers import packs
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_raises_keyboard_interrupt() -> Iterator[None]:
+    """SIGINT raises ``KeyboardInterrupt`` in every test, as in a terminal.
+
+    A background job of a non-interactive shell (``bash .ci/run &``) starts Python with SIGINT ignored, and
+    Python then keeps it ignored; the tests of Ctrl+C (and the processes they start, which inherit the
+    disposition) would see nothing.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="module")
