@@ -83,7 +83,8 @@ def run_predict(arguments: argparse.Namespace) -> int:
     print(f"Predicted {summary.images} image(s); outputs in {summary.output}/")
     if summary.failed:
         for failure in summary.errors[:3]:
-            print(f"  failed: {failure['error']}", file=sys.stderr)
+            image, reason = str(failure.get("image", "?")), failure["error"]
+            print(f"  failed: {reason if image in reason else f'{image}: {reason}'}", file=sys.stderr)
         print(f"{summary.failed} image(s) could not be read: see {summary.output}/errors.jsonl", file=sys.stderr)
         return 1
     return 0
