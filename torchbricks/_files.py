@@ -38,15 +38,17 @@ def default_folder_mode() -> int:
     return 0o777 & ~current_umask()
 
 
-def atomic_write_bytes(target: Path, payload: bytes) -> None:
+def atomic_write_bytes(target: Path, payload: bytes, durable: bool = True) -> None:
     """Write ``payload`` to ``target`` through a temporary file and a rename (never half-written)."""
-    atomic_write(target, lambda temporary: temporary.write_bytes(payload))
+    atomic_write(target, lambda temporary: temporary.write_bytes(payload), durable)
 
 
-def atomic_write(target: Path, write: Callable[[Path], object]) -> None:
+def atomic_write(target: Path, write: Callable[[Path], object], durable: bool = True) -> None:
     """Call ``write(temporary_path)``, then rename the temporary file onto ``target``.
 
     On any failure (or interruption) the temporary file is removed and ``target`` is unchanged.
+    ``durable=False`` skips the ``fsync`` before the rename (many small outputs, e.g. ``predict``'s masks:
+    still never half-written, but a power cut may lose the last ones).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -55,8 +57,9 @@ def atomic_write(target: Path, write: Callable[[Path], object]) -> None:
     try:
         os.close(descriptor)
         write(temporary)
-        with open(temporary, "rb+") as handle:
-            os.fsync(handle.fileno())
+        if durable:
+            with open(temporary, "rb+") as handle:
+                os.fsync(handle.fileno())
         os.chmod(temporary, default_file_mode())
         os.replace(temporary, target)
     except BaseException:

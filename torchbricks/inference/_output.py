@@ -26,17 +26,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from torchbricks._files import atomic_write_bytes, default_file_mode
+from torchbricks._files import atomic_write_bytes
 from torchbricks.errors import PredictOutputExistsError
 
 PREDICTIONS_FILE = "predictions.jsonl"
@@ -127,16 +125,7 @@ def prepare_output_folder(path: Path) -> None:
 
 def write_file(target: Path, payload: bytes) -> None:
     """``payload`` into a temporary sibling of ``target``, renamed onto it (atomic; not flushed to disk)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-        os.chmod(name, default_file_mode())
-        os.replace(name, target)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(target, payload, durable=False)
 
 
 def file_stem(text: str) -> str:
