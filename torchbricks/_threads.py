@@ -1,36 +1,45 @@
-"""How many threads torch runs: chosen from the cores this process may use and how busy they are.
+"""How many threads torch runs, and how they wait: chosen from the cores this process may use.
 
-torch's default, one intra-op thread per core, collapses on a busy machine: its OpenMP threads meet at
-the end of every parallel operation, and one that shares its core with another process holds up all
-the others (measured on 2 cores: the demo's 400 steps in 75 s quiet, 602 s beside one other CPU-bound
-process). :func:`choose_threads` picks instead::
+torch's default, one intra-op thread per core whose idle threads *spin*, collapses on a busy machine:
+its OpenMP threads meet at the end of every parallel operation, and a thread that spins for a core
+another process needs, or waits for a core another process holds, holds up all the others (measured on
+2 cores: the demo's 400 steps in 75 s quiet, 602 s beside one other CPU-bound process). Two parts fix it:
 
-    threads = max(1, (cores - max(1, busy)) // processes - loader_workers)
+- **Idle threads sleep** (``OMP_WAIT_POLICY=PASSIVE``): the ``torchbricks`` command sets it before
+  torch is imported (:func:`let_idle_threads_sleep`), unless ``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT`` or
+  ``KMP_BLOCKTIME`` is set already. OpenMP reads it once, when torch loads it, so a Python program
+  calls ``torchbricks.training.let_idle_threads_sleep()`` before its first ``import torch``.
+- **The count** (:func:`choose_threads`)::
 
-``cores``: the cores this process may run on (``os.sched_getaffinity``, else ``os.cpu_count``);
-``busy``: the cores other processes keep busy, rounded (a short probe of ``/proc/stat`` less this
-process's own CPU time, :class:`CpuProbe`; else the load average), counted as **at least one**: one
-core is always left to the rest of the machine. So a quiet machine and one with one other busy
-process get the same count, and the same count gives the same figures (the thread count changes
-floating-point sums, so a seeded run's figures differ slightly between counts). An explicit count
-(``--threads N``, ``threads: N``, or ``OMP_NUM_THREADS``) is used as given.
+      threads = max(1, (cores - busy) // processes - loader_workers)
+
+  ``cores``: the cores this process may run on (``os.sched_getaffinity``, else ``os.cpu_count``);
+  ``busy``: the cores other processes keep busy, **counted only while idle threads spin** (a short probe
+  of ``/proc/stat`` less this process's own CPU time, :class:`CpuProbe`; else the load average, rounded).
+  With sleeping threads the count does not depend on the load, so a quiet machine and a busy one run
+  the same count and give the same figures (the thread count changes floating-point sums, so a seeded
+  run's figures differ slightly between counts); with spinning threads a busy machine gets fewer.
+  An explicit count (``--threads N``, ``threads: N``, or ``OMP_NUM_THREADS``) is used as given.
 
 Importing this module imports neither torch nor Lightning.
 
 Example:
-    >>> choice = choose_threads(busy=0.2, cores=8, workers=2)
+    >>> choice = choose_threads(busy=2.4, cores=8, workers=2, idle_threads_sleep=True)
     >>> choice.threads
-    5
+    6
     >>> print(choice.line())
-    threads: 5 of 8 cores (0.2 busy with other processes, 2 loader workers; one core left free) — --threads N overrides
-    >>> choose_threads(busy=3.4, cores=2).threads, choose_threads(4, cores=2).line()
-    (1, 'threads: 4 (--threads)')
+    threads: 6 of 8 cores (2.4 busy with other processes, 2 loader workers; idle threads sleep) — --threads N overrides
+    >>> choose_threads(busy=2.4, cores=8, workers=2, idle_threads_sleep=False).threads
+    4
+    >>> choose_threads(4, cores=2).line()
+    'threads: 4 (--threads)'
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -86,6 +95,45 @@ class CpuProbe:
         return min(float(available_cores()), max(0.0, busy - own))
 
 
+WAIT_POLICY_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+"""The variables that say how OpenMP's idle threads wait (libgomp's and Intel's); any one set is left alone."""
+
+
+def let_idle_threads_sleep() -> bool:
+    """Set ``OMP_WAIT_POLICY=PASSIVE`` while torch is not yet imported and nothing says how threads wait.
+
+    Returns :func:`idle_threads_sleep` afterwards. The ``torchbricks`` command calls it first thing.
+
+    Example:
+        >>> import os
+        >>> import torch  # once torch is loaded, it sets nothing
+        >>> before = dict(os.environ)
+        >>> let_idle_threads_sleep() == idle_threads_sleep(), dict(os.environ) == before
+        (True, True)
+    """
+    if "torch" not in sys.modules and not any(os.environ.get(name, "").strip() for name in WAIT_POLICY_VARIABLES):
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    return idle_threads_sleep()
+
+
+def idle_threads_sleep() -> bool:
+    """Whether the environment tells OpenMP to let idle threads sleep rather than spin.
+
+    ``OMP_WAIT_POLICY=PASSIVE``, ``GOMP_SPINCOUNT=0`` or ``KMP_BLOCKTIME=0`` (OpenMP reads them when
+    torch loads it: a variable set after ``import torch`` is read here but changes nothing).
+
+    Example:
+        >>> import os
+        >>> idle_threads_sleep() == (os.environ.get("OMP_WAIT_POLICY", "").lower() == "passive"
+        ...     or os.environ.get("GOMP_SPINCOUNT") == "0" or os.environ.get("KMP_BLOCKTIME") == "0")
+        True
+    """
+    policy = os.environ.get("OMP_WAIT_POLICY", "").strip().lower()
+    if policy in ("passive", "active"):
+        return policy == "passive"
+    return any(os.environ.get(name, "").strip() == "0" for name in ("GOMP_SPINCOUNT", "KMP_BLOCKTIME"))
+
+
 @dataclass(frozen=True)
 class ThreadChoice:
     """The intra-op thread count chosen, and what it was chosen from (for the one line printed)."""
@@ -98,6 +146,8 @@ class ThreadChoice:
     processes: int = 1
     source: str = "policy"
     """``policy``, or where an explicit count came from (``--threads``, ``OMP_NUM_THREADS``, ...)."""
+    idle_threads_sleep: bool = True
+    """Whether OpenMP's idle threads sleep (``OMP_WAIT_POLICY=PASSIVE``) rather than spin."""
 
     def line(self) -> str:
         """The one line a run prints about its threads."""
@@ -107,11 +157,14 @@ class ThreadChoice:
         if self.processes > 1:
             extra.append(f"{self.processes} processes")
         shown = ", ".join([f"{self.busy:.1f} busy with other processes", *extra])
-        line = f"threads: {self.threads} of {self.cores} cores ({shown}; one core left free) — --threads N overrides"
-        quiet = policy_threads(self.cores, 0.0, self.workers, self.processes)
-        if quiet != self.threads:  # the machine is busier than the core left free: the figures differ a little
-            line += f" (a quiet machine gets {quiet}; --threads {quiet} gives the same figures)"
-        return line
+        start = f"threads: {self.threads} of {self.cores} cores ({shown}; idle threads"
+        if self.idle_threads_sleep:
+            return f"{start} sleep) — --threads N overrides"
+        return (
+            f"{start} spin, so the busy cores are left "
+            "free) — --threads N overrides; OMP_WAIT_POLICY=PASSIVE set before torch is imported gives every core "
+            "whatever the load"
+        )
 
 
 def choose_threads(
@@ -122,12 +175,14 @@ def choose_threads(
     busy: float | None = None,
     cores: int | None = None,
     source: str = "--threads",
+    idle_threads_sleep: bool | None = None,
 ) -> ThreadChoice:
     """The intra-op threads for each of ``processes`` training processes, each with ``workers`` loader workers.
 
     ``requested`` (``--threads N``, ``threads: N``; named by ``source``) wins, then ``OMP_NUM_THREADS``, then
     the policy (module docstring). ``busy``: cores other processes keep busy (default: a :class:`CpuProbe`
-    of :data:`PROBE_SECONDS`); ``cores``: default :func:`available_cores`.
+    of :data:`PROBE_SECONDS`); ``cores``: default :func:`available_cores`; ``idle_threads_sleep``: default
+    what the environment says (:func:`idle_threads_sleep`).
     """
     cores = available_cores() if cores is None else cores
     if requested is not None:
@@ -135,20 +190,27 @@ def choose_threads(
     from_environment = environment_threads()
     if from_environment is not None:
         return ThreadChoice(from_environment, cores, workers=workers, processes=processes, source="OMP_NUM_THREADS")
+    sleeping = _idle_threads_sleep() if idle_threads_sleep is None else idle_threads_sleep
     busy = CpuProbe().busy_cores() if busy is None else busy
-    return ThreadChoice(policy_threads(cores, busy, workers, processes), cores, busy, workers, processes)
+    threads = policy_threads(cores, busy if not sleeping else 0.0, workers, processes)
+    return ThreadChoice(threads, cores, busy, workers, processes, idle_threads_sleep=sleeping)
+
+
+_idle_threads_sleep = idle_threads_sleep  # choose_threads' parameter of the same name hides the function
 
 
 def policy_threads(cores: int, busy: float, workers: int = 0, processes: int = 1) -> int:
-    """``max(1, (cores - max(1, round(busy))) // processes - workers)``: the policy's count, nothing measured.
+    """``max(1, (cores - round(busy)) // processes - workers)``: the policy's count, nothing measured.
+
+    (:func:`choose_threads` passes ``busy=0`` when idle threads sleep.)
 
     Example:
         >>> policy_threads(2, 0.0), policy_threads(2, 1.3), policy_threads(16, 0.4)
-        (1, 1, 15)
+        (2, 1, 16)
         >>> policy_threads(16, 5.6, processes=2), policy_threads(8, 0.0, workers=2)
-        (5, 5)
+        (5, 6)
     """
-    free = cores - max(1, round(busy))
+    free = cores - round(busy)
     return max(1, free // max(1, processes) - workers)
 
 

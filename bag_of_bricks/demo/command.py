@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
         type=positive(int),
-        help="torch threads (default: the free cores, one left to other processes; the count prints in one line)",
+        help="torch threads (default: every core, idle threads sleeping; the count prints in one line)",
     )
     parser.add_argument(
         "--set",

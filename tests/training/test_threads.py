@@ -1,4 +1,4 @@
-"""The thread policy: torch's threads from the free cores, printed in one line, overridden by --threads / threads:."""
+"""The thread policy: every core with sleeping idle threads, printed in one line, overridden by --threads / threads:."""
 
 from __future__ import annotations
 
@@ -13,17 +13,31 @@ import pytest
 import torch
 
 from tests.training.conftest import tiny_config
-from torchbricks._threads import CpuProbe, apply_threads, available_cores, choose_threads, policy_threads
+from torchbricks._threads import (
+    CpuProbe,
+    apply_threads,
+    available_cores,
+    choose_threads,
+    idle_threads_sleep,
+    policy_threads,
+)
 from torchbricks.errors import ConfigError
 from torchbricks.training import check_training, train
 
 
-def test_one_core_is_left_free_and_workers_and_processes_share_the_rest() -> None:
-    assert [policy_threads(2, busy) for busy in (0.0, 0.9, 1.4, 3.5)] == [1, 1, 1, 1]
-    assert [policy_threads(8, busy) for busy in (0.0, 1.4, 1.6, 7.9)] == [7, 7, 6, 1]
-    assert policy_threads(8, 0.0, workers=2) == 5
-    assert policy_threads(16, 0.0, processes=2) == 7  # (16 - 1) // 2 each
+def test_busy_cores_workers_and_processes_share_the_cores() -> None:
+    assert [policy_threads(2, busy) for busy in (0.0, 0.4, 0.9, 1.4, 3.5)] == [2, 2, 1, 1, 1]
+    assert [policy_threads(8, busy) for busy in (0.0, 1.4, 1.6, 7.9)] == [8, 7, 6, 1]
+    assert policy_threads(8, 0.0, workers=2) == 6
+    assert policy_threads(16, 0.0, processes=2) == 8
+    assert policy_threads(16, 3.0, processes=2, workers=1) == 5  # (16 - 3) // 2 - 1
     assert policy_threads(1, 0.0) == 1
+
+
+def test_with_sleeping_idle_threads_the_load_does_not_change_the_count() -> None:
+    counts = {choose_threads(cores=8, busy=busy, workers=1, idle_threads_sleep=True).threads for busy in (0, 2.6, 7.5)}
+    assert counts == {7}  # the same count quiet or busy: the same figures
+    assert [choose_threads(cores=8, busy=busy, idle_threads_sleep=False).threads for busy in (0, 2.6)] == [8, 5]
 
 
 def test_an_explicit_count_wins_then_omp_num_threads(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,12 +45,71 @@ def test_an_explicit_count_wins_then_omp_num_threads(monkeypatch: pytest.MonkeyP
     assert choose_threads(cores=8, busy=0.0).line() == "threads: 3 (OMP_NUM_THREADS)"
     assert choose_threads(5, cores=8).line() == "threads: 5 (--threads)"
     monkeypatch.delenv("OMP_NUM_THREADS")
-    choice = choose_threads(cores=8, busy=2.6, workers=1)
-    assert choice.threads == 4
+    choice = choose_threads(cores=8, busy=2.6, workers=1, idle_threads_sleep=True)
     assert choice.line() == (
-        "threads: 4 of 8 cores (2.6 busy with other processes, 1 loader worker; one core left free) — --threads N "
-        "overrides (a quiet machine gets 6; --threads 6 gives the same figures)"
+        "threads: 7 of 8 cores (2.6 busy with other processes, 1 loader worker; idle threads sleep) — --threads N "
+        "overrides"
     )
+    spinning = choose_threads(cores=8, busy=2.6, workers=1, idle_threads_sleep=False)
+    assert spinning.threads == 4
+    assert spinning.line().startswith("threads: 4 of 8 cores (2.6 busy with other processes, 1 loader worker; idle ")
+    assert "OMP_WAIT_POLICY=PASSIVE set before torch is imported" in spinning.line()
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"OMP_WAIT_POLICY": "passive"}, True),
+        ({"OMP_WAIT_POLICY": "ACTIVE", "GOMP_SPINCOUNT": "0"}, False),  # the standard variable decides
+        ({"GOMP_SPINCOUNT": "0"}, True),
+        ({"KMP_BLOCKTIME": "0"}, True),
+        ({"GOMP_SPINCOUNT": "300000"}, False),
+        ({}, False),
+    ],
+)
+def test_the_environment_says_whether_idle_threads_sleep(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], expected: bool
+) -> None:
+    for name in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert idle_threads_sleep() is expected
+
+
+_REPORT_WAIT_POLICY = (
+    "import os, sys\n"
+    "{before}"
+    "from torchbricks.cli import main\n"
+    "main(['--version'])\n"
+    "print(os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("before", "environment", "expected"),
+    [
+        ("", {}, "PASSIVE None"),  # the command sets it before torch loads OpenMP
+        ("", {"GOMP_SPINCOUNT": "1000"}, "None 1000"),  # the user's own setting stays
+        ("import torch\n", {}, "None None"),  # too late to matter: left alone
+    ],
+)
+def test_the_command_lets_idle_threads_sleep_before_torch_loads(
+    before: str, environment: dict[str, str], expected: str
+) -> None:
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
+    }
+    finished = subprocess.run(
+        [sys.executable, "-c", _REPORT_WAIT_POLICY.format(before=before)],
+        env={**clean, **environment},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert finished.stdout.splitlines()[-1] == expected
 
 
 def test_the_probe_sees_a_competing_cpu_bound_process() -> None:
@@ -74,6 +147,7 @@ def test_a_run_prints_the_policy_choice_in_one_line_and_records_it(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # as the command sets it (here torch is loaded already)
     before = torch.get_num_threads()
     config = tiny_config(visualizations=0)
     del config["threads"]  # the default: auto
@@ -87,8 +161,11 @@ def test_a_run_prints_the_policy_choice_in_one_line_and_records_it(
     lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("threads:")]
     assert len(lines) == 1
     assert lines[0].startswith(f"threads: {chosen} of {available_cores()} cores (")
-    assert "one core left free) — --threads N overrides" in lines[0]
-    assert report["_run"]["threads"] == chosen == max(1, available_cores() - 1) or "a quiet machine gets" in lines[0]
+    assert lines[0].endswith("; idle threads sleep) — --threads N overrides")
+    assert report["_run"]["threads"] == chosen == available_cores()  # every core, however busy the machine
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["threads"] == chosen
+    assert run["idle_threads"] == "sleep"
     assert json.loads((tmp_path / "config.json").read_text())["threads"] == "auto"
 
 

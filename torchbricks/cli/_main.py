@@ -18,6 +18,7 @@ from torchbricks.cli._train_command import add_train_command
 from torchbricks.cli._verify_command import add_verify_command
 from torchbricks.cli._weights_command import add_weights_command
 from torchbricks.errors import TorchBricksError
+from torchbricks.training import let_idle_threads_sleep
 
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
@@ -69,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     A failure prints one line naming the culprit (and a hint) and exits 1, never a traceback unless
     ``--debug`` is given; a closed pipe (``torchbricks list | head -1``) ends quietly.
     """
+    let_idle_threads_sleep()  # before anything imports torch: a busy machine slows torch's threads, never stalls them
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [argument for argument in argv if argument != "--debug"]

@@ -37,7 +37,7 @@ def add_train_command(commands: argparse._SubParsersAction) -> None:
     train.add_argument(
         "--threads",
         type=_positive_int,
-        help="torch threads (default: the config's threads: auto picks the free cores, one left to other processes)",
+        help="torch threads (default: the config's threads: auto picks every core, idle threads sleeping)",
     )
     train.set_defaults(handler=run_train)
 

@@ -33,6 +33,8 @@ _PUBLIC = {
     "placeholders": "torchbricks.training._data",
     "create_optimizer": "torchbricks.training._optim",
     "create_scheduler": "torchbricks.training._optim",
+    "let_idle_threads_sleep": "torchbricks._threads",
+    "idle_threads_sleep": "torchbricks._threads",
 }
 
 

@@ -20,7 +20,7 @@
     callbacks: [{name: EarlyStopping, monitor: val/loss, mode: min}]   # optional: Lightning callbacks by name
                                         # (or the import path of your own: mypkg.callbacks.StepTimer)
     allow_oversubscription: false       # optional: allow more CPU processes (trainer.devices) than cores
-    threads: auto                       # optional: torch threads; auto: the free cores (torchbricks._threads)
+    threads: auto                       # optional: torch threads; auto: every core (torchbricks._threads)
     compile: false                      # optional: true (inductor) or {backend: aot_eager, mode: ...}
     finetune: {freeze: [backbone], unfreeze_at_step: 500}   # optional: parts frozen until a step
                                         # (and optimizer.lr_multipliers: {backbone: 0.1}: a rate per part)

@@ -8,7 +8,8 @@ finished; see :mod:`torchbricks.training._run_folder`)::
     model/               the trained model (best if ``checkpoint.monitor`` is set, else last): load_model
     checkpoints/         Lightning's checkpoint last.ckpt (resumes the run); with ``checkpoint.monitor`` also the best
     metrics.json         {"task": {"metric": value}} on the validation data (the same run writes the same file)
-    run.json             steps, training seconds, seed, threads, step seconds (the first apart: it compiles)
+    run.json             steps, training seconds, seed, threads (and idle_threads: sleep or spin), step seconds
+                         (the first apart: it compiles)
     logs/                metrics.csv (and TensorBoard events, with the visualizations, when tensorboard or
                          tensorboardX is installed)
     visualizations/      one PNG per task: validation images with the predictions drawn
@@ -35,7 +36,14 @@ from typing import Any
 
 import torch
 
-from torchbricks._threads import CpuProbe, ThreadChoice, apply_threads, choose_threads, environment_threads
+from torchbricks._threads import (
+    CpuProbe,
+    ThreadChoice,
+    apply_threads,
+    choose_threads,
+    environment_threads,
+    idle_threads_sleep,
+)
 from torchbricks.errors import ConfigError, TrainingDivergedError
 from torchbricks.training._callbacks import create_callback
 from torchbricks.training._config import plan_training
@@ -136,6 +144,7 @@ def train(
             "train_seconds": round(train_seconds, 1),
             "seed": settings["seed"],
             "threads": threads.threads,
+            "idle_threads": "sleep" if idle_threads_sleep() else "spin",
             **module.step_timing(),
         }
         if module.compile_options is not None:
